@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
+export PYTHONUNBUFFERED := 1
+
+.PHONY: run test install install-dev bench clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Python 3.11 is required; set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(STAMP)
+install-dev: $(DEV_STAMP)
+
+# Main job: PPO on gymnax CartPole-v1 with progress, a summary, a plot and a checkpoint.
+run: $(STAMP)
+	$(BIN)/jaxrl train algo=ppo env=gymnax/CartPole-v1 num_seeds=4 out_dir=runs/ppo-cartpole
+
+test: $(DEV_STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
+
+bench: $(STAMP)
+	$(BIN)/python bench/throughput.py
+
+clean:
+	rm -rf $(VENV) .cache runs

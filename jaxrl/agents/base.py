@@ -1,0 +1,39 @@
+"""What every agent provides: a frozen config and a bundle of pure functions over explicit state."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Callable, ClassVar, NamedTuple
+
+import jax.numpy as jnp
+
+
+@dataclass(frozen=True)
+class AlgoConfig:
+    """Static fields shape the program; fields named in HPARAMS are numbers fed to `train` as inputs
+    (a dict of float32 scalars), so one compiled program can be vmapped over a sweep of them."""
+
+    HPARAMS: ClassVar[tuple[str, ...]] = ()
+
+    def hparams(self) -> dict:
+        return {name: jnp.asarray(getattr(self, name), jnp.float32) for name in self.HPARAMS}
+
+    def steps_per_iteration(self) -> int:
+        raise NotImplementedError
+
+    def validate(self, env) -> None:
+        """Raise ValueError naming the key for impossible settings (called before compiling)."""
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
+class Agent(NamedTuple):
+    """init(key, hparams) -> state; policy/greedy_policy(params, obs, key) -> (action, extras);
+    update(state, batch, key, hparams) -> (state, metrics); `params(state)` picks the acting params."""
+
+    init: Callable[..., Any]
+    policy: Callable[..., Any]
+    greedy_policy: Callable[..., Any]
+    update: Callable[..., Any]
+    params: Callable[[Any], Any]

@@ -1,0 +1,55 @@
+"""Checkpoints: one msgpack file (flax.serialization) written atomically, with a sha256 beside it so
+a truncated or corrupt file is reported as such. One file and no background threads suits the
+single final state of a jitted run; orbax would serve sharded multi-host states."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from flax import serialization
+
+CHECKPOINT = "checkpoint.msgpack"
+META = "checkpoint.json"
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+def save(directory: str | Path, tree, meta: dict | None = None) -> Path:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    data = serialization.to_bytes(tree)
+    path = directory / CHECKPOINT
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)  # never leaves a half-written checkpoint under the real name
+    info = dict(meta or {}, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    (directory / META).write_text(json.dumps(info, indent=2))
+    return path
+
+
+def load(directory: str | Path, target):
+    """Restore into the structure of `target` (e.g. from jax.eval_shape); errors name the cause."""
+    directory = Path(directory)
+    path = directory / CHECKPOINT
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint at {path}")
+    data = path.read_bytes()
+    meta_path = directory / META
+    if meta_path.exists():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except json.JSONDecodeError as e:
+            raise CheckpointError(f"{meta_path} is corrupt ({e})") from None
+        digest = hashlib.sha256(data).hexdigest()
+        if meta.get("sha256") not in (None, digest):
+            raise CheckpointError(f"checkpoint {path} is corrupt: sha256 {digest[:12]}… does not match "
+                                  f"{meta['sha256'][:12]}… recorded when it was written "
+                                  f"({len(data)} bytes now, {meta.get('bytes')} then)")
+    try:
+        return serialization.from_bytes(target, data)
+    except Exception as e:  # msgpack or structure mismatch
+        raise CheckpointError(f"checkpoint {path} cannot be restored: {type(e).__name__}: {e}") from None

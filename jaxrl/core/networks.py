@@ -1,0 +1,92 @@
+"""Network torsos and heads shared by all agents (flax.linen), distributions from distrax."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import distrax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu, "elu": nn.elu, "silu": nn.silu}
+
+
+def _dense(features: int, scale: float = np.sqrt(2)) -> nn.Dense:
+    return nn.Dense(features, kernel_init=nn.initializers.orthogonal(scale), bias_init=nn.initializers.zeros)
+
+
+class MLP(nn.Module):
+    """Flattens trailing observation dims, then Dense+activation layers."""
+
+    hidden_sizes: Sequence[int] = (64, 64)
+    activation: str = "tanh"
+    obs_ndim: int = 1  # rank of one observation, so image-like obs are flattened
+
+    @nn.compact
+    def __call__(self, x):
+        x = x.reshape(x.shape[: x.ndim - self.obs_ndim] + (-1,))
+        for size in self.hidden_sizes:
+            x = ACTIVATIONS[self.activation](_dense(size)(x))
+        return x
+
+
+class CategoricalHead(nn.Module):
+    num_actions: int
+
+    @nn.compact
+    def __call__(self, x) -> distrax.Distribution:
+        return distrax.Categorical(logits=_dense(self.num_actions, 0.01)(x))
+
+
+class GaussianHead(nn.Module):
+    """Diagonal Gaussian with a state-independent, learned log standard deviation."""
+
+    action_dim: int
+    init_log_std: float = 0.0
+
+    @nn.compact
+    def __call__(self, x) -> distrax.Distribution:
+        mean = _dense(self.action_dim, 0.01)(x)
+        log_std = self.param("log_std", nn.initializers.constant(self.init_log_std), (self.action_dim,))
+        return distrax.MultivariateNormalDiag(mean, jnp.broadcast_to(jnp.exp(log_std), mean.shape))
+
+
+class ValueHead(nn.Module):
+    @nn.compact
+    def __call__(self, x) -> jax.Array:
+        return _dense(1, 1.0)(x).squeeze(-1)
+
+
+class ActorCritic(nn.Module):
+    """Separate actor and critic torsos; returns (action distribution, state value)."""
+
+    action_head: nn.Module
+    hidden_sizes: Sequence[int] = (64, 64)
+    activation: str = "tanh"
+    obs_ndim: int = 1
+
+    def setup(self):
+        self.actor = MLP(self.hidden_sizes, self.activation, self.obs_ndim)
+        self.critic = MLP(self.hidden_sizes, self.activation, self.obs_ndim)
+        self.value_head = ValueHead()
+
+    def __call__(self, obs):
+        return self.action_head(self.actor(obs)), self.value(obs)
+
+    def value(self, obs):
+        return self.value_head(self.critic(obs))
+
+
+def action_head_for(action_space) -> nn.Module:
+    """Categorical head for Discrete actions, Gaussian head for Box actions."""
+    from jaxrl.envs.spaces import Discrete
+
+    if isinstance(action_space, Discrete):
+        return CategoricalHead(action_space.n)
+    return GaussianHead(int(np.prod(action_space.shape)))
+
+
+def greedy_action(dist: distrax.Distribution) -> jax.Array:
+    """Mode of the policy: argmax for categorical, mean for Gaussian."""
+    return dist.mode()

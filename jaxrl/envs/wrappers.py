@@ -1,0 +1,133 @@
+"""Wrappers written once for every adapter: action rescaling, episode statistics, auto-reset,
+vectorisation, and running observation normalisation (statistics live in the env state pytree)."""
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxrl.core.running_stats import RunningStats
+from jaxrl.envs.core import Env, StepResult, Wrapper
+from jaxrl.envs.spaces import Box
+
+
+def _select(pred, on_true, on_false):
+    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+
+
+class RescaleAction(Wrapper):
+    """Agents act in [-1, 1]^d; this maps (after clipping) onto the env's bounded box."""
+
+    def __init__(self, env: Env):
+        super().__init__(env)
+        box = env.action_space
+        if not isinstance(box, Box) or not box.bounded:
+            raise TypeError(f"RescaleAction needs a bounded Box action space, got {box!r} for {env.id}")
+        self._box = box
+
+    @property
+    def action_space(self) -> Box:
+        return Box.make(-1.0, 1.0, self._box.shape)
+
+    def step(self, key, state, action):
+        action = jnp.clip(action, -1.0, 1.0)
+        low, high = self._box.low_array, self._box.high_array
+        return self.env.step(key, state, low + (action + 1.0) * 0.5 * (high - low))
+
+
+@struct.dataclass
+class EpisodeStatsState:
+    env_state: Any
+    episode_return: jax.Array
+    episode_length: jax.Array
+
+
+class EpisodeStatistics(Wrapper):
+    """Adds info['episode_return'|'episode_length'|'episode_done'] for episodes that end at this step."""
+
+    def reset(self, key):
+        obs, state = self.env.reset(key)
+        return obs, EpisodeStatsState(state, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
+
+    def step(self, key, state, action):
+        res = self.env.step(key, state.env_state, action)
+        ret = state.episode_return + res.reward
+        length = state.episode_length + 1
+        done = jnp.logical_or(res.terminated, res.truncated)
+        info = dict(res.info, episode_return=ret, episode_length=length, episode_done=done)
+        new = EpisodeStatsState(res.state, jnp.where(done, 0.0, ret), jnp.where(done, 0, length))
+        return res._replace(state=new, info=info)
+
+
+class AutoReset(Wrapper):
+    """Resets finished episodes inside the step; info['final_obs'] keeps the last observation
+    of the finished episode so value targets can bootstrap through truncation."""
+
+    def step(self, key, state, action):
+        step_key, reset_key = jax.random.split(key)
+        res = self.env.step(step_key, state, action)
+        done = jnp.logical_or(res.terminated, res.truncated)
+        reset_obs, reset_state = self.env.reset(reset_key)
+        obs = _select(done, reset_obs, res.obs)
+        new_state = _select(done, reset_state, res.state)
+        return res._replace(obs=obs, state=new_state, info=dict(res.info, final_obs=res.obs))
+
+
+class VecEnv(Wrapper):
+    """`num_envs` copies stepped in lock-step with vmap; all arrays gain a leading [num_envs] axis."""
+
+    def __init__(self, env: Env, num_envs: int):
+        super().__init__(env)
+        if int(num_envs) < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.num_envs = int(num_envs)
+
+    def reset(self, key):
+        return jax.vmap(self.env.reset)(jax.random.split(key, self.num_envs))
+
+    def step(self, key, state, action):
+        return jax.vmap(self.env.step)(jax.random.split(key, self.num_envs), state, action)
+
+
+@struct.dataclass
+class NormalizeState:
+    env_state: Any
+    obs_stats: RunningStats
+
+
+class NormalizeObservation(Wrapper):
+    """Running mean/std normalisation over all envs of a VecEnv. With update=False (evaluation)
+    the statistics in the state are used as they are."""
+
+    def __init__(self, env: Env, update: bool = True, clip: float = 10.0):
+        super().__init__(env)
+        self.update = update
+        self.clip = clip
+
+    def _stats(self, stats: RunningStats, obs):
+        return stats.update(obs) if self.update else stats
+
+    def reset(self, key):
+        obs, state = self.env.reset(key)
+        stats = self._stats(RunningStats.create(self.observation_space.shape), obs)
+        return stats.normalize(obs, self.clip), NormalizeState(state, stats)
+
+    def step(self, key, state, action):
+        res = self.env.step(key, state.env_state, action)
+        stats = self._stats(state.obs_stats, res.obs)
+        info = dict(res.info)
+        if "final_obs" in info:
+            info["final_obs"] = stats.normalize(info["final_obs"], self.clip)
+        return res._replace(obs=stats.normalize(res.obs, self.clip),
+                            state=NormalizeState(res.state, stats), info=info)
+
+
+def find_wrapper_state(state, cls):
+    """The NormalizeState (or other wrapper state of type `cls`) inside a nested env state, or None."""
+    while state is not None:
+        if isinstance(state, cls):
+            return state
+        state = getattr(state, "env_state", None)
+    return None
