@@ -1,2 +1,3 @@
 """jaxrl: reinforcement learning as pure JAX functions."""
+
 __version__ = "0.1.0"

@@ -18,7 +18,7 @@ from jaxrl.config import TrainConfig, from_yaml_file, to_yaml
 from jaxrl.core import checkpoint
 from jaxrl.core.logging import RunLogger
 from jaxrl.core.running_stats import RunningStats
-from jaxrl.core.train import final_returns, make_evaluate, make_train, obs_stats_of, seed_keys, setup
+from jaxrl.core.train import final_returns, make_evaluate, make_train_many, obs_stats_of, seed_keys, setup
 
 
 class TrainingDiverged(RuntimeError):
@@ -88,14 +88,14 @@ def train_and_save(config: TrainConfig, out_dir: str | Path | None = None, verbo
     keys = seed_keys(config)
     env, agent, num_iterations, steps_per_iteration = setup(config)
     say = print if verbose else (lambda *a, **k: None)
-    logger = RunLogger(keys, steps_per_iteration, num_iterations, csv_path=out / "metrics.csv",
+    logger = RunLogger(config.num_seeds, steps_per_iteration, num_iterations, csv_path=out / "metrics.csv",
                        stream=sys.stdout if verbose else io.StringIO())
     say(f"jaxrl: {config.algo} on {config.env}, {config.num_seeds} seed(s) x {num_iterations * steps_per_iteration:,} "
         f"env steps, device {device_name()}; compiling...")
-    train = make_train(config, logger)
+    train_many = make_train_many(config, logger)
     hparams = config.algo_config.hparams()
     t0 = time.perf_counter()
-    compiled = jax.jit(jax.vmap(train, in_axes=(0, None))).lower(keys, hparams).compile()
+    compiled = jax.jit(train_many).lower(keys, hparams).compile()
     compile_seconds = time.perf_counter() - t0
     say(f"compiled in {compile_seconds:.1f}s; training (progress every ~2s)")
     logger.start()

@@ -39,53 +39,86 @@ def setup(config: TrainConfig) -> Setup:
     return Setup(env, agent, num_iterations, steps)
 
 
-def make_train(config: TrainConfig, logger=None):
-    """`train(key, hparams=None) -> TrainOutput`. With a `logger` (see jaxrl.core.logging), metrics
-    reach the host through jax.debug.callback every `config.log_every` iterations."""
-    env, agent, num_iterations, steps_per_iteration = setup(config)
+class Carry(NamedTuple):
+    agent_state: Any
+    rollout_state: kernel.RolloutState
+    since_log: jax.Array  # episode return sum, length sum, count since the last host callback
+    key: jax.Array
+
+
+def make_loop(config: TrainConfig):
+    """Per-seed pieces of the loop: `init(key, hp) -> Carry`, `iteration(carry, it, hp) -> (carry, metrics)`."""
+    env, agent, num_iterations, _ = setup(config)
     rollout_length = config.algo_config.rollout_length
+
+    def init(key, hp) -> Carry:
+        init_key, reset_key, loop_key = jax.random.split(key, 3)
+        return Carry(agent.init(init_key, hp), kernel.reset(env, reset_key), jnp.zeros(3, jnp.float32), loop_key)
+
+    def iteration(carry: Carry, it, hp):
+        key, rollout_key, update_key = jax.random.split(carry.key, 3)
+        rollout_state, batch = kernel.rollout(env, agent.policy, agent.params(carry.agent_state),
+                                              carry.rollout_state, rollout_key, rollout_length)
+        agent_state, metrics = agent.update(carry.agent_state, batch, update_key, hp)
+        done = batch.info["episode_done"].astype(jnp.float32)
+        ep = jnp.stack([(batch.info["episode_return"] * done).sum(),
+                        (batch.info["episode_length"] * done).sum(), done.sum()])
+        metrics = dict(metrics, episode_return_sum=ep[0], episode_count=ep[2])
+        return Carry(agent_state, rollout_state, carry.since_log + ep, key), metrics
+
+    return init, iteration, num_iterations
+
+
+def make_train(config: TrainConfig):
+    """`train(key, hparams=None) -> TrainOutput`: one seed, pure, jittable, vmappable over keys and hparams."""
+    init, iteration, num_iterations = make_loop(config)
     default_hparams = config.algo_config.hparams()
 
     def train(key: jax.Array, hparams: dict | None = None) -> TrainOutput:
         hp = default_hparams if hparams is None else hparams
-        init_key, reset_key, loop_key = jax.random.split(key, 3)
-        agent_state = agent.init(init_key, hp)
-        rollout_state = kernel.reset(env, reset_key)
-        # episode stats accumulated between host callbacks: sum of returns, of lengths, count
-        since_log = jnp.zeros(3, jnp.float32)
-
-        def iteration(carry, it):
-            agent_state, rollout_state, since_log, key = carry
-            key, rollout_key, update_key = jax.random.split(key, 3)
-            rollout_state, batch = kernel.rollout(env, agent.policy, agent.params(agent_state), rollout_state,
-                                                  rollout_key, rollout_length)
-            agent_state, metrics = agent.update(agent_state, batch, update_key, hp)
-            done = batch.info["episode_done"].astype(jnp.float32)
-            ep = jnp.stack([(batch.info["episode_return"] * done).sum(),
-                            (batch.info["episode_length"] * done).sum(), done.sum()])
-            metrics = dict(metrics, episode_return_sum=ep[0], episode_count=ep[2])
-            since_log = since_log + ep
-            if logger is not None:
-                last = num_iterations - 1
-                should_log = jnp.logical_or(it % config.log_every == 0, it == last)
-
-                def emit(since):
-                    count = since[2]
-                    host = dict(metrics, episode_return=jnp.where(count > 0, since[0] / count, jnp.nan),
-                                episode_length=jnp.where(count > 0, since[1] / count, jnp.nan))
-                    host.pop("episode_return_sum"), host.pop("episode_count")
-                    jax.debug.callback(logger.log, jax.random.key_data(key_id), it, host)
-                    return jnp.zeros_like(since)
-
-                since_log = jax.lax.cond(should_log, emit, lambda s: s, since_log)
-            return (agent_state, rollout_state, since_log, key), metrics
-
-        key_id = key
-        (agent_state, rollout_state, _, _), metrics = jax.lax.scan(
-            iteration, (agent_state, rollout_state, since_log, loop_key), jnp.arange(num_iterations))
-        return TrainOutput(agent_state, rollout_state, metrics)
+        carry, metrics = jax.lax.scan(lambda c, it: iteration(c, it, hp), init(key, hp),
+                                      jnp.arange(num_iterations))
+        return TrainOutput(carry.agent_state, carry.rollout_state, metrics)
 
     return train
+
+
+def make_train_many(config: TrainConfig, logger=None):
+    """`train_many(keys[S], hparams) -> TrainOutput` with a leading seed axis: the same per-seed loop,
+    vmapped inside the scan so that one host callback per logged iteration carries every seed's
+    metrics (jax.debug.callback; the loop never leaves the jit). `hparams` leaves may carry the seed
+    axis too (a sweep) or be scalars shared by all seeds."""
+    init, iteration, num_iterations = make_loop(config)
+    last = num_iterations - 1
+
+    def train_many(keys: jax.Array, hparams: dict | None = None) -> TrainOutput:
+        hp = config.algo_config.hparams() if hparams is None else hparams
+        hp_axes = jax.tree.map(lambda x: 0 if jnp.ndim(x) else None, hp)
+        carry = jax.vmap(init, in_axes=(0, hp_axes))(keys, hp)
+        step = jax.vmap(iteration, in_axes=(0, None, hp_axes))
+
+        def body(carry, it):
+            carry, metrics = step(carry, it, hp)
+            if logger is None:
+                return carry, metrics
+
+            def emit(carry):
+                since = carry.since_log
+                count = since[:, 2]
+                host = {k: v for k, v in metrics.items() if k not in ("episode_return_sum", "episode_count")}
+                host["episode_return"] = jnp.where(count > 0, since[:, 0] / jnp.maximum(count, 1), jnp.nan)
+                host["episode_length"] = jnp.where(count > 0, since[:, 1] / jnp.maximum(count, 1), jnp.nan)
+                jax.debug.callback(logger.log, it, host)
+                return carry._replace(since_log=jnp.zeros_like(since))
+
+            should_log = jnp.logical_or(it % config.log_every == 0, it == last)
+            return jax.lax.cond(should_log, emit, lambda c: c, carry), metrics
+
+        carry, metrics = jax.lax.scan(body, carry, jnp.arange(num_iterations))
+        metrics = jax.tree.map(lambda x: jnp.moveaxis(x, 0, 1), metrics)  # [S, iterations]
+        return TrainOutput(carry.agent_state, carry.rollout_state, metrics)
+
+    return train_many
 
 
 def seed_keys(config: TrainConfig) -> jax.Array:

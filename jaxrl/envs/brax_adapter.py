@@ -46,7 +46,7 @@ class BraxEnv(Env):
         del key  # brax dynamics are deterministic
         nxt = self.env.step(state.brax_state, action)
         time = state.time + 1
-        terminated = nxt.done > 0.5
+        terminated = jnp.asarray(nxt.done) > 0.5
         truncated = jnp.logical_and(time >= self.max_episode_steps, ~terminated)
-        return StepResult(nxt.obs, BraxState(nxt, time), nxt.reward.astype(jnp.float32),
+        return StepResult(nxt.obs, BraxState(nxt, time), jnp.asarray(nxt.reward, jnp.float32),
                           terminated, truncated, {})

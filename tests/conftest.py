@@ -1,0 +1,15 @@
+import os
+from pathlib import Path
+
+import jax
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# Shared persistent compilation cache (ignored by git): repeated runs skip XLA compiles.
+jax.config.update("jax_compilation_cache_dir", os.environ.get("JAX_COMPILATION_CACHE_DIR", str(ROOT / ".cache/jax")))
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
+@pytest.fixture
+def key():
+    return jax.random.PRNGKey(0)

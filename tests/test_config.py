@@ -1,0 +1,70 @@
+"""Config errors are raised before compilation and name the key."""
+import dataclasses
+
+import pytest
+
+from jaxrl import cli
+from jaxrl.config import ConfigError, from_yaml_file, load_config, to_yaml
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["algo.lrr=1e-3"], r"algo\.lrr.*did you mean lr"),
+    (["num_seed=2"], r"num_seed.*did you mean num_seeds"),
+    (["num_seeds=abc"], r"num_seeds: expected int"),
+    (["algo.lr=fast"], r"algo\.lr: expected float"),
+    (["algo.anneal_lr=maybe"], r"algo\.anneal_lr: expected bool"),
+    (["algo.num_envs=0"], r"algo\.num_envs must be >= 1"),
+    (["algo.num_minibatches=7"], r"num_minibatches=7 does not divide"),
+    (["algo.distribution=gaussian"], r"gaussian.*discrete"),
+    (["env=gymnax/Pendulum-v1", "algo.distribution=categorical"], r"categorical.*continuous"),
+    (["algo=dqnn"], r"algo='dqnn' is unknown"),
+    (["env=gymnax/CartPol-v1"], r"unknown env id.*gymnax/CartPole-v1"),
+    (["total_env_steps=100"], r"less than one iteration"),
+    (["seed"], r"not of the form key=value"),
+])
+def test_bad_config_names_the_key(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(overrides)
+
+
+def test_overrides_types_and_presets():
+    config = load_config(["env=gymnax/Pendulum-v1", "algo.lr=3e-4", "num_seeds=4", "algo.hidden_sizes=32,32",
+                          "seed=7"])
+    assert config.algo_config.lr == pytest.approx(3e-4)
+    assert config.algo_config.hidden_sizes == (32, 32)
+    assert config.algo_config.normalize_obs is True  # from configs/presets/ppo/gymnax-Pendulum-v1.yaml
+    assert config.num_seeds == 4 and config.seed == 7
+
+
+def test_resolved_config_round_trips(tmp_path):
+    config = load_config(["algo.lr=1e-3", "num_seeds=3", "env_kwargs={}"])
+    path = tmp_path / "config.yaml"
+    path.write_text(to_yaml(config))
+    assert from_yaml_file(path) == config
+
+
+def test_hparams_are_the_numeric_fields():
+    config = load_config([])
+    hp = config.algo_config.hparams()
+    assert set(hp) == set(config.algo_config.HPARAMS)
+    assert "num_envs" not in hp and "lr" in hp
+    assert dataclasses.is_dataclass(config.algo_config)
+
+
+def test_cli_reports_config_errors_before_compiling(capsys, monkeypatch):
+    import jaxrl.experiment
+
+    def never(*a, **k):
+        raise AssertionError("training must not start on a bad config")
+
+    monkeypatch.setattr(jaxrl.experiment, "train_and_save", never)
+    assert cli.main(["train", "algo.lrr=1"]) == 2
+    assert "algo.lrr" in capsys.readouterr().err
+    assert cli.main(["train", "env=gymnax/Cartpole-v1"]) == 2
+    assert "gymnax/CartPole-v1" in capsys.readouterr().err
+
+
+def test_cli_config_prints_resolved_yaml(capsys):
+    assert cli.main(["config", "algo.lr=0.01"]) == 0
+    out = capsys.readouterr().out
+    assert "lr: 0.01" in out and "env: gymnax/CartPole-v1" in out

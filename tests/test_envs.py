@@ -1,0 +1,149 @@
+"""Env layer and rollout-kernel semantics on the tests' own deterministic env."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl.core import rollout as kernel
+from jaxrl.envs import (AutoReset, EpisodeStatistics, NormalizeObservation, RescaleAction, UnknownEnvError,
+                        VecEnv, list_envs, make)
+from probe_envs import CountingEnv
+
+
+def wrapped(num_envs=2, **kw):
+    return VecEnv(AutoReset(EpisodeStatistics(CountingEnv(**kw))), num_envs)
+
+
+def zero_policy(params, obs, key):
+    return jnp.zeros(obs.shape[0], jnp.int32), {"obs_sum": obs.sum(-1) * params}
+
+
+def run(env, steps, params=1.0, key=jax.random.PRNGKey(0)):
+    state = kernel.reset(env, key)
+    return jax.jit(lambda s: kernel.rollout(env, zero_policy, params, s, key, steps))(state)
+
+
+def test_truncation_keeps_final_obs_and_auto_resets():
+    _, tr = run(wrapped(limit=3), 7)
+    np.testing.assert_array_equal(tr.obs[:, 0, 0], [0, 1, 2, 0, 1, 2, 0])
+    np.testing.assert_array_equal(tr.next_obs[:, 0, 0], [1, 2, 3, 1, 2, 3, 1])  # final obs 3 kept
+    np.testing.assert_array_equal(tr.truncated[:, 0], [0, 0, 1, 0, 0, 1, 0])
+    np.testing.assert_array_equal(tr.terminated[:, 0], np.zeros(7))
+    np.testing.assert_array_equal(tr.reward[:, 0], [1, 2, 3, 1, 2, 3, 1])
+
+
+def test_termination_is_not_truncation():
+    _, tr = run(wrapped(limit=10, terminate_at=2), 4)
+    np.testing.assert_array_equal(tr.terminated[:, 1], [0, 1, 0, 1])
+    np.testing.assert_array_equal(tr.truncated[:, 1], [0, 0, 0, 0])
+
+
+def test_episode_statistics():
+    _, tr = run(wrapped(limit=3), 7)
+    info = tr.info
+    np.testing.assert_array_equal(info["episode_done"][:, 0], [0, 0, 1, 0, 0, 1, 0])
+    done = np.asarray(info["episode_done"][:, 0])
+    np.testing.assert_array_equal(np.asarray(info["episode_return"][:, 0])[done], [6, 6])
+    np.testing.assert_array_equal(np.asarray(info["episode_length"][:, 0])[done], [3, 3])
+    metrics = kernel.episode_metrics(info)
+    assert float(metrics["episode_return"]) == 6.0 and float(metrics["episodes"]) == 4.0
+
+
+def test_kernel_carries_state_across_calls():
+    env = wrapped(limit=3)
+    key = jax.random.PRNGKey(0)
+    state = kernel.reset(env, key)
+    state, first = kernel.rollout(env, zero_policy, 1.0, state, key, 2)
+    _, second = kernel.rollout(env, zero_policy, 1.0, state, key, 2)
+    np.testing.assert_array_equal(first.obs[:, 0, 0], [0, 1])
+    np.testing.assert_array_equal(second.obs[:, 0, 0], [2, 0])
+
+
+def test_population_axis_on_params():
+    env = wrapped(num_envs=3, limit=3)
+    pop = 4
+    params = jnp.arange(pop, dtype=jnp.float32)
+    states = jax.vmap(lambda k: kernel.reset(env, k))(jax.random.split(jax.random.PRNGKey(0), pop))
+    _, tr = jax.jit(lambda p, s: kernel.population_rollout(env, zero_policy, p, s, jax.random.PRNGKey(1), 5))(params, states)
+    assert tr.obs.shape == (pop, 5, 3, 1)
+    # member i's policy saw params i
+    np.testing.assert_allclose(tr.extras["obs_sum"][:, 1, 0], params * 1.0)
+
+
+def test_rescale_action_maps_unit_box_to_bounds():
+    seen = []
+
+    class Spy(CountingEnv):
+        def step(self, key, state, action):
+            seen.append(action)
+            return super().step(key, state, action)
+
+    env = RescaleAction(Spy(continuous=True))
+    _, s = env.reset(jax.random.PRNGKey(0))
+    for a, want in [(-1.0, -2.0), (0.0, 0.0), (1.0, 2.0), (5.0, 2.0)]:
+        env.step(jax.random.PRNGKey(0), s, jnp.array([a]))
+        np.testing.assert_allclose(seen[-1], [want])
+    assert env.action_space.low == (-1.0,) and env.action_space.high == (1.0,)
+
+
+def test_normalize_observation_tracks_running_stats_and_freezes():
+    env = NormalizeObservation(wrapped(num_envs=4, limit=100))
+    obs, state = env.reset(jax.random.PRNGKey(0))
+    for _ in range(5):
+        res = env.step(jax.random.PRNGKey(0), state, jnp.zeros(4, jnp.int32))
+        state = res.state
+    stats = state.obs_stats
+    # raw obs seen: 0 (reset) then 1..5, four envs each: mean 2.5 over 24 samples
+    np.testing.assert_allclose(stats.mean, [2.5 * 24 / (24 + 1e-4)], rtol=1e-4)
+    frozen = NormalizeObservation(wrapped(num_envs=4, limit=100), update=False)
+    res = frozen.step(jax.random.PRNGKey(0), state, jnp.zeros(4, jnp.int32))
+    np.testing.assert_array_equal(res.state.obs_stats.mean, stats.mean)
+    np.testing.assert_allclose(res.obs, stats.normalize(jnp.full((4, 1), 6.0)))
+
+
+def test_unknown_env_id_suggests_close_matches():
+    with pytest.raises(UnknownEnvError, match="CartPole-v1"):
+        make("gymnax/CartPol-v1")
+    with pytest.raises(UnknownEnvError, match="brax/ant"):
+        make("brax/antt")
+    with pytest.raises(UnknownEnvError, match="Did you mean"):
+        make("cartpole")
+
+
+def test_registry_lists_gymnax_and_brax():
+    ids = list_envs()
+    for name in ("gymnax/CartPole-v1", "gymnax/Pendulum-v1", "gymnax/Breakout-MinAtar", "brax/ant",
+                 "brax/inverted_pendulum", "brax/humanoid"):
+        assert name in ids
+
+
+@pytest.mark.parametrize("env_id", ["gymnax/CartPole-v1", "gymnax/Pendulum-v1", "gymnax/Breakout-MinAtar",
+                                    "gymnax/FrozenLake-misc"])
+def test_gymnax_envs_through_kernel(env_id):
+    env = make(env_id, num_envs=3)
+    space = env.action_space
+
+    def random_policy(params, obs, key):
+        return jax.vmap(space.sample)(jax.random.split(key, obs.shape[0])), {}
+
+    state = kernel.reset(env, jax.random.PRNGKey(0))
+    _, tr = jax.jit(lambda s: kernel.rollout(env, random_policy, None, s, jax.random.PRNGKey(1), 8))(state)
+    assert tr.obs.shape == (8, 3) + env.observation_space.shape
+    assert tr.reward.dtype == jnp.float32
+    assert bool(jnp.isfinite(tr.reward).all())
+
+
+def test_gymnax_truncation_at_time_limit():
+    env = make("gymnax/Pendulum-v1", num_envs=2)  # Pendulum never terminates: 200-step limit
+
+    def policy(params, obs, key):
+        return jnp.zeros((obs.shape[0], 1)), {}
+
+    state = kernel.reset(env, jax.random.PRNGKey(0))
+    _, tr = jax.jit(lambda s: kernel.rollout(env, policy, None, s, jax.random.PRNGKey(1), 401))(state)
+    trunc = np.asarray(tr.truncated[:, 0])
+    assert list(np.nonzero(trunc)[0]) == [199, 399]
+    assert not np.asarray(tr.terminated).any()
+    # the final observation of the truncated episode is not the reset observation that follows
+    assert not np.allclose(tr.next_obs[199, 0], tr.obs[200, 0])
+    np.testing.assert_allclose(tr.next_obs[198, 0], tr.obs[199, 0])

@@ -1,0 +1,28 @@
+"""PPO learns: thresholds the algorithm really reaches on CPU within the stated budgets, over several seeds."""
+import numpy as np
+import pytest
+
+from jaxrl.config import load_config
+from jaxrl.experiment import train_and_save
+
+
+@pytest.mark.xdist_group("learn-cartpole")
+def test_ppo_cartpole_reaches_475_over_4_seeds(tmp_path):
+    config = load_config(["env=gymnax/CartPole-v1", "num_seeds=4", "total_env_steps=500000", "eval_episodes=8",
+                          "log_every=50"])
+    summary = train_and_save(config, tmp_path, verbose=False)
+    assert summary["env_steps"] <= 500_000
+    per_seed = np.asarray(summary["final_return_per_seed"], float)
+    assert per_seed.shape == (4,)
+    assert per_seed.mean() >= 475, per_seed
+
+
+@pytest.mark.xdist_group("learn-pendulum")
+def test_ppo_continuous_pendulum_reaches_minus_300_over_2_seeds(tmp_path):
+    config = load_config(["env=gymnax/Pendulum-v1", "num_seeds=2", "total_env_steps=300000", "eval_episodes=8",
+                          "log_every=50"])
+    assert config.algo_config.normalize_obs  # the preset's settings are what is tested
+    summary = train_and_save(config, tmp_path, verbose=False)
+    per_seed = np.asarray(summary["final_return_per_seed"], float)
+    assert per_seed.mean() >= -300, per_seed
+    assert summary["eval_return_mean"] >= -300, summary["eval_return_mean"]

@@ -1,0 +1,127 @@
+"""The driver: one jitted program, deterministic per key, vmappable over seeds and hyperparameters;
+run directories, evaluation, checkpoints and failures."""
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl import cli
+from jaxrl.config import load_config
+from jaxrl.core.checkpoint import CheckpointError
+from jaxrl.core.train import make_train
+from jaxrl.experiment import TrainingDiverged, evaluate_run, load_run, train_and_save
+
+pytestmark = pytest.mark.xdist_group("train")
+
+TINY = ["algo.num_envs=4", "algo.rollout_length=16", "algo.num_minibatches=2", "algo.num_epochs=1",
+        "total_env_steps=192", "eval_episodes=2", "algo.hidden_sizes=16,16"]
+
+
+def leaves_equal(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    config = load_config(TINY)
+    train = make_train(config)
+    return config, train, jax.jit(jax.vmap(train)), jax.jit(train)
+
+
+def test_same_key_is_bit_identical_and_seeds_differ(tiny):
+    _, _, train_many, _ = tiny
+    keys = jax.random.split(jax.random.PRNGKey(0), 4)
+    a = train_many(keys).agent_state.params
+    b = train_many(keys).agent_state.params
+    assert leaves_equal(a, b)
+    first = jax.tree.leaves(a)[0]
+    assert not np.array_equal(first[0], first[1])
+
+
+def test_vmap_over_seeds_matches_single_runs(tiny):
+    _, _, train_many, train_one = tiny
+    keys = jax.random.split(jax.random.PRNGKey(3), 4)
+    many = train_many(keys)
+    for i in (0, 3):
+        one = train_one(keys[i])
+        for x, y in zip(jax.tree.leaves(one.agent_state.params), jax.tree.leaves(many.agent_state.params)):
+            np.testing.assert_allclose(x, y[i], rtol=1e-4, atol=1e-5)
+    assert many.metrics["policy_loss"].shape == (4, 3)
+
+
+def test_sweep_over_hyperparameters_in_one_call(tiny):
+    config, train, _, _ = tiny
+    hp = config.algo_config.hparams()
+    lrs = jnp.asarray([0.0, 1e-2])
+    sweep = jax.tree.map(lambda x: jnp.broadcast_to(x, (2,)), hp) | {"lr": lrs}
+    key = jax.random.PRNGKey(0)
+    out = jax.jit(jax.vmap(train, in_axes=(None, 0)))(key, sweep)
+    start = jax.tree.leaves(out.agent_state.params)
+    # lr=0 leaves the parameters at their (shared) initial values; lr=1e-2 moves them
+    init = make_agent_init(config, key)
+    for x, x0 in zip(start, jax.tree.leaves(init)):
+        np.testing.assert_array_equal(x[0], x0)
+    assert any(not np.array_equal(x[1], x0) for x, x0 in zip(start, jax.tree.leaves(init)))
+
+
+def make_agent_init(config, key):
+    from jaxrl.core.train import setup
+
+    agent = setup(config).agent
+    init_key = jax.random.split(key, 3)[0]
+    return agent.init(init_key, config.algo_config.hparams()).params
+
+
+def test_run_directory_eval_and_checkpoint(tmp_path, capsys):
+    config = load_config(TINY + ["num_seeds=2", "log_every=2"])
+    summary = train_and_save(config, tmp_path / "run", verbose=True)
+    out = capsys.readouterr().out
+    assert "env_steps" in out and "run directory" in out
+    run = tmp_path / "run"
+    for name in ("config.yaml", "metrics.csv", "summary.json", "curve.png", "checkpoints/checkpoint.msgpack"):
+        assert (run / name).exists(), name
+    saved = json.loads((run / "summary.json").read_text())
+    for key in ("algo", "env", "num_seeds", "env_steps", "final_return_mean", "final_return_per_seed",
+                "wall_seconds", "compile_seconds", "steps_per_second", "device"):
+        assert key in saved, key
+    assert saved == json.loads(json.dumps(summary))
+    assert len(saved["final_return_per_seed"]) == 2
+    rows = (run / "metrics.csv").read_text().strip().splitlines()
+    header = rows[0].split(",")
+    for col in ("seed", "env_steps", "episode_return", "episode_length", "policy_loss", "steps_per_second"):
+        assert col in header
+    seeds = {r.split(",")[0] for r in rows[1:]}
+    assert seeds == {"0", "1"}  # one row per logged iteration and seed
+    assert len(rows) - 1 == 2 * 2  # iterations 0 and 2 (the last) for each seed
+
+    # the checkpoint restores the trained parameters exactly
+    _, _, agent_state, _ = load_run(run)
+    assert jax.tree.leaves(agent_state)[0].shape[0] == 2
+    result = evaluate_run(run, episodes=3)
+    assert len(result["mean_return_per_seed"]) == 2 and result["mean_return"] > 0
+    assert cli.main(["eval", str(run), "--episodes", "2"]) == 0
+    assert '"mean_return"' in capsys.readouterr().out
+
+    # a corrupt checkpoint is reported as such, naming the file
+    ckpt = run / "checkpoints" / "checkpoint.msgpack"
+    data = bytearray(ckpt.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    ckpt.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_run(run)
+    assert cli.main(["eval", str(run)]) == 1
+    assert "corrupt" in capsys.readouterr().err
+    ckpt.write_bytes(bytes(data[:100]))
+    (run / "checkpoints" / "checkpoint.json").unlink()
+    with pytest.raises(CheckpointError, match="cannot be restored"):
+        load_run(run)
+
+
+def test_nan_in_training_is_reported_and_outputs_kept(tmp_path):
+    config = load_config(TINY + ["algo.reward_scale=nan", "eval_episodes=0"])
+    with pytest.raises(TrainingDiverged, match="NaN"):
+        train_and_save(config, tmp_path / "nan", verbose=False)
+    assert (tmp_path / "nan" / "metrics.csv").exists()
+    assert json.loads((tmp_path / "nan" / "summary.json").read_text())["diverged"] is True
