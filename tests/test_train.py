@@ -62,8 +62,8 @@ def test_sweep_over_hyperparameters_in_one_call(tiny):
     # lr=0 leaves the parameters at their (shared) initial values; lr=1e-2 moves them
     init = make_agent_init(config, key)
     for x, x0 in zip(start, jax.tree.leaves(init)):
-        np.testing.assert_array_equal(x[0], x0)
-    assert any(not np.array_equal(x[1], x0) for x, x0 in zip(start, jax.tree.leaves(init)))
+        np.testing.assert_allclose(x[0], x0, atol=1e-6)  # batched vs unbatched init: rounding only
+    assert max(float(np.abs(x[1] - x0).max()) for x, x0 in zip(start, jax.tree.leaves(init))) > 1e-3
 
 
 def make_agent_init(config, key):
