@@ -2,7 +2,8 @@
 overrides are merged onto them and validated before anything is compiled.
 
 Resolution order (later wins): dataclass defaults < configs/algo/<algo>.yaml
-< configs/env/<env id>.yaml < configs/presets/<algo>/<env id with '/' -> '-'>.yaml < overrides.
+< configs/env/<family>.yaml < configs/env/<family>-<Name>.yaml
+< configs/presets/<algo>/<family>-<Name>.yaml < overrides  (env id "brax/ant" -> family "brax", file "brax-ant").
 """
 from __future__ import annotations
 
@@ -118,6 +119,8 @@ def _apply(cls, base, values: dict, prefix: str):
             raise ConfigError(f"unknown config key '{prefix}{key}'{_close(key, list(types_))}; "
                               f"allowed: {', '.join(k for k in types_ if k != 'algo_config')}")
         changes[key] = _coerce(prefix + key, value, types_[key])
+        if key == "env_kwargs":  # layers merge key by key (configs/env/brax.yaml, then brax-ant.yaml, ...)
+            changes[key] = {**base.env_kwargs, **changes[key]}
     return dataclasses.replace(base, **changes)
 
 
@@ -133,8 +136,19 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
+def _file_stem(env: str) -> str:
+    return env.replace("/", "-")
+
+
+def env_config_paths(env: str) -> tuple[Path, Path]:
+    """configs/env/<family>.yaml (e.g. brax.yaml: every brax/* env), then configs/env/<family>-<Name>.yaml."""
+    family = env.split("/", 1)[0]
+    return CONFIG_DIR / "env" / f"{family}.yaml", CONFIG_DIR / "env" / f"{_file_stem(env)}.yaml"
+
+
 def preset_path(algo: str, env: str) -> Path:
-    return CONFIG_DIR / "presets" / algo / f"{env.replace('/', '-')}.yaml"
+    """configs/presets/<algo>/<family>-<Name>.yaml: tuned hyperparameters for one pairing."""
+    return CONFIG_DIR / "presets" / algo / f"{_file_stem(env)}.yaml"
 
 
 def parse_overrides(overrides: list[str]) -> dict:
@@ -155,6 +169,9 @@ def _split(values: dict) -> tuple[dict, dict]:
             algo.update(value)
         elif key.startswith(("algo.", "algo_config.")):
             algo[key.split(".", 1)[1]] = value
+        elif key.startswith("env_kwargs."):  # env_kwargs.backend=generalized
+            parsed = yaml.safe_load(value) if isinstance(value, str) else value
+            top.setdefault("env_kwargs", {})[key.split(".", 1)[1]] = parsed
         else:
             top[key] = value
     return top, algo
@@ -173,8 +190,7 @@ def load_config(overrides: list[str] | dict | None = None, base: TrainConfig | N
     if not isinstance(config.algo_config, config_cls):
         config = dataclasses.replace(config, algo_config=config_cls())
     if base is None:  # layer the YAML files
-        for path in (CONFIG_DIR / "algo" / f"{algo}.yaml", CONFIG_DIR / "env" / f"{env}.yaml",
-                     preset_path(algo, env)):
+        for path in (CONFIG_DIR / "algo" / f"{algo}.yaml", *env_config_paths(env), preset_path(algo, env)):
             file_top, file_algo = _split(_read_yaml(path))
             file_top.pop("algo", None), file_top.pop("env", None)
             config = _apply(TrainConfig, config, file_top, "")

@@ -36,6 +36,16 @@ def test_overrides_types_and_presets():
     assert config.num_seeds == 4 and config.seed == 7
 
 
+def test_env_family_defaults_merge_with_overrides():
+    # configs/env/brax.yaml (family) < configs/env/brax-inverted_pendulum.yaml < overrides, key by key
+    config = load_config(["env=brax/inverted_pendulum", "env_kwargs.episode_length=200"])
+    assert config.env_kwargs == {"backend": "mjx", "episode_length": 200}
+    assert config.total_env_steps == 1_000_000
+    config = load_config(["env=brax/inverted_pendulum", "env_kwargs.backend=generalized"])
+    assert config.env_kwargs == {"backend": "generalized", "episode_length": 1000}
+    assert load_config(["env=gymnax/CartPole-v1"]).env_kwargs == {}
+
+
 def test_resolved_config_round_trips(tmp_path):
     config = load_config(["algo.lr=1e-3", "num_seeds=3", "env_kwargs={}"])
     path = tmp_path / "config.yaml"

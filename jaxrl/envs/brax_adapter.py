@@ -13,9 +13,19 @@ from jaxrl.envs.spaces import Box
 BRAX_BACKENDS = ("mjx", "generalized", "positional", "spring")
 
 
-def brax_ids() -> list[str]:
-    from brax import envs
+def _brax_envs():
+    """`brax.envs`, imported without mujoco's "Failed to import warp" line: warp is MJX's optional
+    GPU backend, which jaxrl does not use, and the message reads like an error when it is not one."""
+    import contextlib
+    import io
 
+    with contextlib.redirect_stdout(io.StringIO()):
+        from brax import envs
+    return envs
+
+
+def brax_ids() -> list[str]:
+    envs = _brax_envs()
     return sorted(n for n in envs._envs if n != "fast")  # "fast" is brax's internal test env
 
 
@@ -27,8 +37,7 @@ class BraxState:
 
 class BraxEnv(Env):
     def __init__(self, name: str, backend: str = "mjx", episode_length: int = 1000, **kwargs):
-        from brax import envs
-
+        envs = _brax_envs()
         if backend not in BRAX_BACKENDS:
             raise ValueError(f"brax/{name}: unknown backend {backend!r}; allowed: {list(BRAX_BACKENDS)}")
         self.env = envs.get_environment(name, backend=backend, **kwargs)
