@@ -30,3 +30,15 @@ def test_brax_inverted_pendulum_through_kernel():
 def test_brax_unknown_backend_is_rejected():
     with pytest.raises(ValueError, match="backend"):
         make("brax/inverted_pendulum", backend="warp-drive")
+
+
+@pytest.mark.slow  # MJX compiles each model for 30-120 s on CPU; run with `pytest -m slow`
+@pytest.mark.parametrize("name", ["ant", "halfcheetah", "hopper", "humanoid", "humanoidstandup",
+                                  "inverted_double_pendulum", "pusher", "reacher", "swimmer", "walker2d"])
+def test_every_brax_env_through_kernel(name):
+    env = make(f"brax/{name}", num_envs=2)
+    policy = kernel.random_policy(env.action_space)
+    state = kernel.reset(env, jax.random.PRNGKey(0))
+    _, tr = jax.jit(lambda s: kernel.rollout(env, policy, None, s, jax.random.PRNGKey(1), 4))(state)
+    assert tr.obs.shape == (4, 2) + env.observation_space.shape
+    assert bool(jnp.isfinite(tr.obs).all()) and bool(jnp.isfinite(tr.reward).all())

@@ -44,6 +44,15 @@ def reset(env, key: jax.Array) -> RolloutState:
     return RolloutState(env_state, obs)
 
 
+def random_policy(action_space) -> PolicyFn:
+    """A policy_fn that samples uniformly from the (per-env) action space; ignores params."""
+
+    def policy(params, obs, key):
+        return jax.vmap(action_space.sample)(jax.random.split(key, obs.shape[0])), {}
+
+    return policy
+
+
 def rollout(env, policy_fn: PolicyFn, params, state: RolloutState, key: jax.Array,
             num_steps: int) -> tuple[RolloutState, Transition]:
     """Step the vector env `num_steps` times; returns the carried state and a [T, N, ...] Transition."""
