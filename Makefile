@@ -1,11 +1,15 @@
 # Two commands on a fresh machine: `make run` and `make test`.
 PYTHON ?= python3.11
+# Optional extras for the install, e.g. `make run EXTRAS=cuda` for the CUDA 12 build of jax.
+EXTRAS ?=
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
-DEV_STAMP := $(VENV)/.installed-dev
+STAMP := $(VENV)/.installed$(if $(EXTRAS),-$(EXTRAS))
+DEV_STAMP := $(VENV)/.installed-dev$(if $(EXTRAS),-$(EXTRAS))
+SPEC := $(if $(EXTRAS),.[$(EXTRAS)],.)
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export PYTHONUNBUFFERED := 1
+comma := ,
 
 .PHONY: run test install install-dev bench clean
 
@@ -15,11 +19,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e "$(SPEC)"
 	@touch $@
 
 $(DEV_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev$(if $(EXTRAS),$(comma)$(EXTRAS))]"
 	@touch $@
 
 install: $(STAMP)

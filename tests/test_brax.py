@@ -30,12 +30,23 @@ def test_brax_inverted_pendulum_through_kernel():
 def test_brax_unknown_backend_is_rejected():
     with pytest.raises(ValueError, match="backend"):
         make("brax/inverted_pendulum", backend="warp-drive")
+    with pytest.raises(ValueError, match=r"brax/swimmer with backend='mjx'"):  # swimmer is generalized-only
+        make("brax/swimmer", backend="mjx")
+
+
+def test_brax_generalized_backend_through_kernel():
+    env = make("brax/inverted_pendulum", num_envs=2, backend="generalized", episode_length=3)
+    assert env.unwrapped.backend == "generalized"
+    state = kernel.reset(env, jax.random.PRNGKey(0))
+    policy = kernel.random_policy(env.action_space)
+    _, tr = jax.jit(lambda s: kernel.rollout(env, policy, None, s, jax.random.PRNGKey(1), 4))(state)
+    assert bool(jnp.isfinite(tr.obs).all()) and bool(tr.done[:3].any(axis=0).all())  # limit 3 or fell
 
 
 @pytest.mark.slow  # MJX compiles each model for 30-120 s on CPU; run with `pytest -m slow`
 @pytest.mark.parametrize("name", ["ant", "halfcheetah", "hopper", "humanoid", "humanoidstandup",
                                   "inverted_double_pendulum", "pusher", "reacher", "swimmer", "walker2d"])
-def test_every_brax_env_through_kernel(name):
+def test_every_brax_env_through_kernel(name):  # default backends: MJX, swimmer generalized
     env = make(f"brax/{name}", num_envs=2)
     policy = kernel.random_policy(env.action_space)
     state = kernel.reset(env, jax.random.PRNGKey(0))

@@ -11,6 +11,8 @@ from jaxrl.envs.core import Env, StepResult
 from jaxrl.envs.spaces import Box
 
 BRAX_BACKENDS = ("mjx", "generalized", "positional", "spring")
+# brax environments that do not run on the MJX pipeline, and the backend they default to instead
+NON_MJX_DEFAULT = {"swimmer": "generalized"}
 
 
 def _brax_envs():
@@ -21,7 +23,27 @@ def _brax_envs():
 
     with contextlib.redirect_stdout(io.StringIO()):
         from brax import envs
+    _patch_brax_fluid_clip()
     return envs
+
+
+def _patch_brax_fluid_clip() -> None:
+    """brax 0.14.2's fluid model (used by its generalized/positional/spring pipelines, not MJX) calls
+    `jnp.clip(x, a_min=...)`, a keyword jax 0.10 no longer accepts. Give that one module a `jp`
+    namespace whose `clip` maps the old keywords onto `min`/`max`; everything else is jax.numpy."""
+    import types
+
+    from brax import fluid
+
+    if getattr(fluid.jp, "_jaxrl_clip_shim", False):
+        return
+
+    def clip(x, a_min=None, a_max=None, **kwargs):
+        return jnp.clip(x, min=kwargs.pop("min", a_min), max=kwargs.pop("max", a_max), **kwargs)
+
+    shim = types.SimpleNamespace(**{k: getattr(jnp, k) for k in dir(jnp) if not k.startswith("__")})
+    shim.clip, shim._jaxrl_clip_shim = clip, True
+    fluid.jp = shim
 
 
 def brax_ids() -> list[str]:
@@ -36,11 +58,15 @@ class BraxState:
 
 
 class BraxEnv(Env):
-    def __init__(self, name: str, backend: str = "mjx", episode_length: int = 1000, **kwargs):
+    def __init__(self, name: str, backend: str | None = None, episode_length: int = 1000, **kwargs):
         envs = _brax_envs()
+        backend = backend or NON_MJX_DEFAULT.get(name, "mjx")
         if backend not in BRAX_BACKENDS:
             raise ValueError(f"brax/{name}: unknown backend {backend!r}; allowed: {list(BRAX_BACKENDS)}")
-        self.env = envs.get_environment(name, backend=backend, **kwargs)
+        try:
+            self.env = envs.get_environment(name, backend=backend, **kwargs)
+        except ValueError as e:  # e.g. swimmer is only written for the generalized pipeline
+            raise ValueError(f"brax/{name} with backend={backend!r}: {e}") from None
         self.id = f"brax/{name}"
         self.backend = backend
         self.max_episode_steps = int(episode_length)
