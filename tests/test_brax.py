@@ -34,6 +34,10 @@ def test_brax_unknown_backend_is_rejected():
         make("brax/swimmer", backend="mjx")
 
 
+def test_brax_default_backend_is_mjx_except_swimmer():
+    assert make("brax/swimmer").unwrapped.backend == "generalized"  # construction only: no compile
+
+
 def test_brax_generalized_backend_through_kernel():
     env = make("brax/inverted_pendulum", num_envs=2, backend="generalized", episode_length=3)
     assert env.unwrapped.backend == "generalized"

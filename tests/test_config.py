@@ -37,14 +37,13 @@ def test_overrides_types_and_presets():
 
 
 def test_env_family_defaults_merge_with_overrides():
-    # configs/env/brax.yaml (family) < configs/env/brax-inverted_pendulum.yaml < overrides, key by key
+    # configs/env/brax.yaml (family) < configs/env/brax-inverted_pendulum.yaml < preset < overrides, key by key
     config = load_config(["env=brax/inverted_pendulum", "env_kwargs.episode_length=200"])
-    assert config.env_kwargs == {"backend": "mjx", "episode_length": 200}
+    assert config.env_kwargs == {"episode_length": 200}
     assert config.total_env_steps == 300_000  # the ppo preset beats configs/env/brax-inverted_pendulum.yaml (1M)
     config = load_config(["env=brax/inverted_pendulum", "env_kwargs.backend=generalized"])
     assert config.env_kwargs == {"backend": "generalized", "episode_length": 1000}
     assert load_config(["env=gymnax/CartPole-v1"]).env_kwargs == {}
-    assert load_config(["env=brax/swimmer"]).env_kwargs["backend"] == "generalized"  # brax-swimmer.yaml
 
 
 def test_resolved_config_round_trips(tmp_path):
