@@ -3,33 +3,24 @@ clipped surrogate, optional value clipping, entropy bonus, global-norm clipping,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import jax
-import jax.numpy as jnp
-import optax
-from flax import struct
 
-from jaxrl.agents.base import Agent, AlgoConfig
+from jaxrl.agents.base import Agent
+from jaxrl.agents.onpolicy import (OnPolicyConfig, TrainState, actor_critic, apply_gradients, init_params,
+                                   sampling_policies)
 from jaxrl.core import losses
 from jaxrl.core.minibatch import flatten_time_env, minibatch_epochs
-from jaxrl.core.networks import ActorCritic, action_head_for, greedy_action
+from jaxrl.core.networks import ActorCritic
 from jaxrl.core.optim import make_optimizer
 from jaxrl.core.returns import gae
-from jaxrl.envs.spaces import Discrete
 
 
 @dataclass(frozen=True)
-class PPOConfig(AlgoConfig):
+class PPOConfig(OnPolicyConfig):
     # static: these shape the compiled program
-    num_envs: int = 16
-    rollout_length: int = 128
     num_epochs: int = 4
     num_minibatches: int = 4
-    hidden_sizes: tuple[int, ...] = (64, 64)
-    activation: str = "tanh"
-    distribution: str = "auto"  # auto | categorical | gaussian
-    normalize_obs: bool = False
     normalize_advantages: bool = True
     clip_value: bool = True
     anneal_lr: bool = True
@@ -46,35 +37,17 @@ class PPOConfig(AlgoConfig):
     HPARAMS = ("lr", "gamma", "gae_lambda", "clip_eps", "vf_coef", "ent_coef", "max_grad_norm",
                "reward_scale")
 
-    def steps_per_iteration(self) -> int:
-        return self.num_envs * self.rollout_length
-
     def validate(self, env) -> None:
+        super().validate(env)
         batch = self.steps_per_iteration()
         if batch % self.num_minibatches:
             raise ValueError(f"algo.num_minibatches={self.num_minibatches} does not divide the batch "
                              f"num_envs*rollout_length={batch}")
-        allowed = ("auto", "categorical", "gaussian")
-        if self.distribution not in allowed:
-            raise ValueError(f"algo.distribution={self.distribution!r}; allowed: {list(allowed)}")
-        discrete = isinstance(env.action_space, Discrete)
-        if self.distribution == "gaussian" and discrete:
-            raise ValueError(f"algo.distribution='gaussian' (continuous PPO) cannot act in {env.id}, "
-                             f"whose actions are discrete ({env.action_space}); use 'categorical' or 'auto'")
-        if self.distribution == "categorical" and not discrete:
-            raise ValueError(f"algo.distribution='categorical' cannot act in {env.id}, whose actions are "
-                             f"continuous; use 'gaussian' or 'auto'")
-
-
-@struct.dataclass
-class PPOState:
-    params: Any
-    opt_state: Any
 
 
 def make_agent(config: PPOConfig, env, num_iterations: int) -> Agent:
-    network = ActorCritic(action_head_for(env.action_space), config.hidden_sizes, config.activation,
-                          obs_ndim=len(env.observation_space.shape))
+    network = actor_critic(config, env)
+    policy, greedy_policy = sampling_policies(network)
     updates_per_iteration = config.num_epochs * config.num_minibatches
     anneal = num_iterations * updates_per_iteration if config.anneal_lr else None
 
@@ -82,18 +55,8 @@ def make_agent(config: PPOConfig, env, num_iterations: int) -> Agent:
         return make_optimizer(hp["lr"], hp["max_grad_norm"], anneal)
 
     def init(key, hp):
-        obs = jnp.zeros((1,) + env.observation_space.shape, jnp.float32)
-        params = network.init(key, obs)
-        return PPOState(params, optimizer(hp).init(params))
-
-    def policy(params, obs, key):
-        dist, value = network.apply(params, obs)
-        action = dist.sample(seed=key)
-        return action, {"log_prob": dist.log_prob(action), "value": value}
-
-    def greedy_policy(params, obs, key):
-        dist, _ = network.apply(params, obs)
-        return greedy_action(dist), {}
+        params = init_params(network, env, key)
+        return TrainState(params, optimizer(hp).init(params))
 
     def loss_fn(params, mb, hp):
         dist, values = network.apply(params, mb["obs"])
@@ -107,7 +70,7 @@ def make_agent(config: PPOConfig, env, num_iterations: int) -> Agent:
         return total, {"policy_loss": pg_loss, "value_loss": v_loss, "entropy": entropy,
                        "approx_kl": losses.approx_kl(log_ratio), "clip_fraction": clip_frac}
 
-    def update(state: PPOState, batch, key, hp):
+    def update(state: TrainState, batch, key, hp):
         next_values = network.apply(state.params, batch.next_obs, method=ActorCritic.value)
         advantages, targets = gae(batch.reward * hp["reward_scale"], batch.extras["value"], next_values,
                                   batch.terminated, batch.truncated, hp["gamma"], hp["gae_lambda"])
@@ -115,10 +78,9 @@ def make_agent(config: PPOConfig, env, num_iterations: int) -> Agent:
                                  "value": batch.extras["value"], "advantage": advantages, "target": targets})
         tx = optimizer(hp)
 
-        def step(carry: PPOState, mb):
+        def step(carry: TrainState, mb):
             grads, metrics = jax.grad(loss_fn, has_aux=True)(carry.params, mb, hp)
-            updates, opt_state = tx.update(grads, carry.opt_state, carry.params)
-            return PPOState(optax.apply_updates(carry.params, updates), opt_state), metrics
+            return apply_gradients(tx, carry, grads), metrics
 
         return minibatch_epochs(key, state, data, config.num_epochs, config.num_minibatches, step)
 

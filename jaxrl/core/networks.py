@@ -82,16 +82,17 @@ class ValueHead(nn.Module):
 
 
 class ActorCritic(nn.Module):
-    """Separate actor and critic torsos; returns (action distribution, state value)."""
+    """Actor and critic torsos (separate, or one shared torso); returns (action distribution, state value)."""
 
     action_head: nn.Module
     hidden_sizes: Sequence[int] = (64, 64)
     activation: str = "tanh"
     obs_ndim: int = 1
+    shared_torso: bool = False
 
     def setup(self):
         self.actor = MLP(self.hidden_sizes, self.activation, self.obs_ndim)
-        self.critic = MLP(self.hidden_sizes, self.activation, self.obs_ndim)
+        self.critic = self.actor if self.shared_torso else MLP(self.hidden_sizes, self.activation, self.obs_ndim)
         self.value_head = ValueHead()
 
     def __call__(self, obs):

@@ -1,0 +1,76 @@
+"""What the on-policy agents share: the acting config fields, the actor-critic network with its sampling
+and greedy policies, and one optimiser step. Each algorithm module adds only its own loss and update."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import optax
+from flax import struct
+
+from jaxrl.agents.base import AlgoConfig
+from jaxrl.core.networks import ActorCritic, action_head_for, greedy_action
+from jaxrl.envs.spaces import Discrete
+
+
+@dataclass(frozen=True)
+class OnPolicyConfig(AlgoConfig):
+    """Static fields common to the on-policy family (they shape the compiled program)."""
+
+    num_envs: int = 16
+    rollout_length: int = 128
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    distribution: str = "auto"  # auto | categorical | gaussian
+    normalize_obs: bool = False
+
+    def steps_per_iteration(self) -> int:
+        return self.num_envs * self.rollout_length
+
+    def validate(self, env) -> None:
+        allowed = ("auto", "categorical", "gaussian")
+        if self.distribution not in allowed:
+            raise ValueError(f"algo.distribution={self.distribution!r}; allowed: {list(allowed)}")
+        discrete = isinstance(env.action_space, Discrete)
+        if self.distribution == "gaussian" and discrete:
+            raise ValueError(f"algo.distribution='gaussian' (a continuous policy) cannot act in {env.id}, "
+                             f"whose actions are discrete ({env.action_space}); use 'categorical' or 'auto'")
+        if self.distribution == "categorical" and not discrete:
+            raise ValueError(f"algo.distribution='categorical' cannot act in {env.id}, whose actions are "
+                             f"continuous; use 'gaussian' or 'auto'")
+
+
+@struct.dataclass
+class TrainState:
+    params: Any
+    opt_state: Any
+
+
+def actor_critic(config: OnPolicyConfig, env, shared_torso: bool = False) -> ActorCritic:
+    return ActorCritic(action_head_for(env.action_space), config.hidden_sizes, config.activation,
+                       obs_ndim=len(env.observation_space.shape), shared_torso=shared_torso)
+
+
+def init_params(network: ActorCritic, env, key):
+    return network.init(key, jax.numpy.zeros((1,) + env.observation_space.shape, jax.numpy.float32))
+
+
+def sampling_policies(network: ActorCritic):
+    """(policy, greedy_policy) for the rollout kernel: the sampling policy records log_prob and value."""
+
+    def policy(params, obs, key):
+        dist, value = network.apply(params, obs)
+        action = dist.sample(seed=key)
+        return action, {"log_prob": dist.log_prob(action), "value": value}
+
+    def greedy_policy(params, obs, key):
+        dist, _ = network.apply(params, obs)
+        return greedy_action(dist), {}
+
+    return policy, greedy_policy
+
+
+def apply_gradients(tx: optax.GradientTransformation, state: TrainState, grads) -> TrainState:
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    return TrainState(optax.apply_updates(state.params, updates), opt_state)
