@@ -1,10 +1,20 @@
-"""PPO-Clip (Schulman et al. 2017) for categorical and Gaussian policies: GAE, minibatch epochs,
-clipped surrogate, optional value clipping, entropy bonus, global-norm clipping, lr annealing."""
+"""PPO (Schulman et al. 2017) for categorical and Gaussian policies: GAE, minibatch epochs, optional
+value clipping, entropy bonus, global-norm clipping, lr annealing, optional observation normalisation.
+
+`algo=ppo` is PPO-Clip, with an optional asymmetric clip range [1-clip_eps, 1+clip_eps_high] and an
+optional early stop: once a minibatch's approximate KL from the rollout policy exceeds `target_kl`
+(measured before its step), that step and the rest of the iteration's steps are skipped.
+`algo=ppo_penalty` is the KL-penalised surrogate E[r·A] - β·KL with the adaptive coefficient: after each
+iteration's epochs, d = KL(old || new) on the whole batch; β halves when d < kl_target/1.5 and doubles
+when d > kl_target·1.5.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import jax
+import jax.numpy as jnp
+from flax import struct
 
 from jaxrl.agents.base import Agent
 from jaxrl.agents.onpolicy import (OnPolicyConfig, TrainState, actor_critic, apply_gradients, init_params,
@@ -24,6 +34,8 @@ class PPOConfig(OnPolicyConfig):
     normalize_advantages: bool = True
     clip_value: bool = True
     anneal_lr: bool = True
+    clip_eps_high: float | None = None  # upper clip range; None: symmetric (clip_eps)
+    target_kl: float | None = None  # early stop of the iteration's minibatch steps; None: off
     # hyperparameters: inputs of train, sweepable with vmap
     lr: float = 2.5e-4
     gamma: float = 0.99
@@ -39,13 +51,31 @@ class PPOConfig(OnPolicyConfig):
 
     def validate(self, env) -> None:
         super().validate(env)
+        for name in ("clip_eps_high", "target_kl"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise ValueError(f"algo.{name} must be > 0 (or null to disable), got {getattr(self, name)}")
         batch = self.steps_per_iteration()
         if batch % self.num_minibatches:
             raise ValueError(f"algo.num_minibatches={self.num_minibatches} does not divide the batch "
                              f"num_envs*rollout_length={batch}")
 
 
+@dataclass(frozen=True)
+class PPOPenaltyConfig(PPOConfig):
+    kl_target: float = 0.01  # d_targ
+    init_kl_coef: float = 1.0  # β at the start
+
+    HPARAMS = PPOConfig.HPARAMS + ("kl_target", "init_kl_coef")
+
+
+@struct.dataclass
+class PenaltyState:
+    train: TrainState
+    kl_coef: jax.Array  # β, adapted after every iteration
+
+
 def make_agent(config: PPOConfig, env, num_iterations: int) -> Agent:
+    penalty = isinstance(config, PPOPenaltyConfig)
     network = actor_critic(config, env)
     policy, greedy_policy = sampling_policies(network)
     updates_per_iteration = config.num_epochs * config.num_minibatches
@@ -56,32 +86,53 @@ def make_agent(config: PPOConfig, env, num_iterations: int) -> Agent:
 
     def init(key, hp):
         params = init_params(network, env, key)
-        return TrainState(params, optimizer(hp).init(params))
+        train = TrainState(params, optimizer(hp).init(params))
+        return PenaltyState(train, hp["init_kl_coef"]) if penalty else train
 
-    def loss_fn(params, mb, hp):
+    def loss_fn(params, mb, kl_coef, hp):
         dist, values = network.apply(params, mb["obs"])
         log_ratio = dist.log_prob(mb["action"]) - mb["log_prob"]
         adv = losses.normalize(mb["advantage"]) if config.normalize_advantages else mb["advantage"]
-        pg_loss, clip_frac = losses.clipped_surrogate(log_ratio, adv, hp["clip_eps"])
+        kl = losses.approx_kl(log_ratio)
+        if penalty:
+            pg_loss, clip_frac = -jnp.mean(jnp.exp(log_ratio) * adv) + kl_coef * kl, jnp.float32(0)
+        else:
+            pg_loss, clip_frac = losses.clipped_surrogate(log_ratio, adv, hp["clip_eps"], config.clip_eps_high)
         old_values = mb["value"] if config.clip_value else None
         v_loss = losses.value_loss(values, mb["target"], old_values, hp["clip_eps"])
         entropy = dist.entropy().mean()
         total = pg_loss + hp["vf_coef"] * v_loss - hp["ent_coef"] * entropy
         return total, {"policy_loss": pg_loss, "value_loss": v_loss, "entropy": entropy,
-                       "approx_kl": losses.approx_kl(log_ratio), "clip_fraction": clip_frac}
+                       "approx_kl": kl, "clip_fraction": clip_frac}
 
-    def update(state: TrainState, batch, key, hp):
-        next_values = network.apply(state.params, batch.next_obs, method=ActorCritic.value)
+    def update(state, batch, key, hp):
+        train, kl_coef = (state.train, state.kl_coef) if penalty else (state, None)
+        next_values = network.apply(train.params, batch.next_obs, method=ActorCritic.value)
         advantages, targets = gae(batch.reward * hp["reward_scale"], batch.extras["value"], next_values,
                                   batch.terminated, batch.truncated, hp["gamma"], hp["gae_lambda"])
         data = flatten_time_env({"obs": batch.obs, "action": batch.action, "log_prob": batch.extras["log_prob"],
                                  "value": batch.extras["value"], "advantage": advantages, "target": targets})
         tx = optimizer(hp)
 
-        def step(carry: TrainState, mb):
-            grads, metrics = jax.grad(loss_fn, has_aux=True)(carry.params, mb, hp)
-            return apply_gradients(tx, carry, grads), metrics
+        def step(carry, mb):
+            train, stopped = carry
+            grads, metrics = jax.grad(loss_fn, has_aux=True)(train.params, mb, kl_coef, hp)
+            if config.target_kl is None:
+                return (apply_gradients(tx, train, grads), stopped), metrics
+            stopped = jnp.logical_or(stopped, metrics["approx_kl"] > config.target_kl)
+            stepped = apply_gradients(tx, train, grads)
+            train = jax.tree.map(lambda old, new: jnp.where(stopped, old, new), train, stepped)
+            return (train, stopped), dict(metrics, skipped_steps=stopped.astype(jnp.float32))
 
-        return minibatch_epochs(key, state, data, config.num_epochs, config.num_minibatches, step)
+        (train, _), metrics = minibatch_epochs(key, (train, jnp.asarray(False)), data, config.num_epochs,
+                                               config.num_minibatches, step)
+        if not penalty:
+            return train, metrics
+        dist, _ = network.apply(train.params, data["obs"])
+        kl = losses.approx_kl(dist.log_prob(data["action"]) - data["log_prob"])
+        kl_coef = jnp.where(kl < hp["kl_target"] / 1.5, kl_coef / 2,
+                            jnp.where(kl > hp["kl_target"] * 1.5, kl_coef * 2, kl_coef))
+        return PenaltyState(train, kl_coef), dict(metrics, kl=kl, kl_coef=kl_coef)
 
-    return Agent(init, policy, greedy_policy, update, params=lambda state: state.params)
+    params = (lambda state: state.train.params) if penalty else (lambda state: state.params)
+    return Agent(init, policy, greedy_policy, update, params=params)

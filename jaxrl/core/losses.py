@@ -1,6 +1,7 @@
 """Policy-gradient and value losses shared by the on-policy agents."""
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 
@@ -12,6 +13,18 @@ def clipped_surrogate(log_ratio, advantages, clip_eps_low, clip_eps_high=None):
     clipped = jnp.clip(ratio, 1.0 - clip_eps_low, 1.0 + clip_eps_high) * advantages
     clip_fraction = jnp.mean((jnp.abs(ratio - 1.0) > clip_eps_low).astype(jnp.float32))
     return -jnp.mean(jnp.minimum(unclipped, clipped)), clip_fraction
+
+
+def policy_gradient(log_prob, advantages, mask=None):
+    """Score-function surrogate -mean(log π(a|s) · A), A held constant: its gradient is the policy-gradient
+    estimate. Transitions with mask 0 add nothing, but the mean stays over the whole (fixed-size) batch: a
+    denominator counting the used transitions would depend on episode lengths, so on the actions."""
+    weighted = log_prob * jax.lax.stop_gradient(advantages)
+    return -jnp.mean(weighted if mask is None else weighted * mask)
+
+
+def masked_mean(x, mask=None):
+    return jnp.mean(x) if mask is None else jnp.sum(x * mask) / jnp.maximum(mask.sum(), 1.0)
 
 
 def value_loss(values, targets, old_values=None, clip_eps=None):

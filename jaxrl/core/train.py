@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from jaxrl.agents import ALGOS
 from jaxrl.config import TrainConfig, validate
 from jaxrl.core import rollout as kernel
-from jaxrl.envs import NormalizeObservation, make
+from jaxrl.envs import make
 from jaxrl.envs.wrappers import NormalizeState, find_wrapper_state
 
 

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxrl.core.running_stats import RunningStats
-from jaxrl.envs.core import Env, StepResult, Wrapper
+from jaxrl.envs.core import Env, Wrapper
 from jaxrl.envs.spaces import Box
 
 
