@@ -5,7 +5,8 @@
 
 Per algorithm: final return (mean training episode return over the last 5% of iterations, per seed),
 env steps to reach the threshold (first iteration at which the mean return of the episodes that ended in
-the trailing `--window` iterations is >= threshold, per seed; null if never), wall and compile time.
+the trailing `--window-steps` env steps is >= threshold, per seed; null if never), wall and compile time.
+The window is in env steps, not iterations, so algorithms with small and large batches are judged alike.
 Writes bench/results/onpolicy-learning-<platform>.json and a comparison plot next to it.
 """
 from __future__ import annotations
@@ -55,9 +56,10 @@ def curve(metrics, window: int) -> np.ndarray:
         return np.where(c > 0, s / np.maximum(c, 1), np.nan)
 
 
-def run(algo: str, seeds: int, threshold: float, window: int) -> tuple[dict, np.ndarray, np.ndarray]:
+def run(algo: str, seeds: int, threshold: float, window_steps: int) -> tuple[dict, np.ndarray, np.ndarray]:
     config = load_config([f"algo={algo}", f"env={ENV}", f"num_seeds={seeds}"])
     steps = config.algo_config.steps_per_iteration()
+    window = max(1, round(window_steps / steps))
     keys = seed_keys(config)
     hp = config.algo_config.hparams()
     t0 = time.perf_counter()
@@ -78,6 +80,7 @@ def run(algo: str, seeds: int, threshold: float, window: int) -> tuple[dict, np.
         "steps_to_threshold_per_seed": reach,
         "steps_to_threshold_median": float(np.median(reached)) if len(reached) == len(reach) else None,
         "seeds_reaching_threshold": len(reached),
+        "window_iterations": window,
         "wall_seconds": wall,
         "compile_seconds": compile_s,
         "steps_per_second": iterations * steps * seeds / wall,
@@ -116,12 +119,12 @@ def main():
     p.add_argument("--seeds", type=int, default=8)
     p.add_argument("--algos", nargs="+", default=ALGOS)
     p.add_argument("--threshold", type=float, default=475.0)
-    p.add_argument("--window", type=int, default=10, help="iterations in the trailing mean")
+    p.add_argument("--window-steps", type=int, default=10_000, help="env steps in the trailing mean")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     results, curves = [], {}
     for algo in args.algos:
-        res, x, c = run(algo, args.seeds, args.threshold, args.window)
+        res, x, c = run(algo, args.seeds, args.threshold, args.window_steps)
         results.append(res)
         curves[algo] = (x, c)
         med = res["steps_to_threshold_median"]
@@ -134,7 +137,7 @@ def main():
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"benchmark": "onpolicy_learning", "env": ENV, "device": device_name(),
                                "jax_version": jax.__version__, "seeds": args.seeds, "threshold": args.threshold,
-                               "window": args.window, "results": results}, indent=2))
+                               "window_steps": args.window_steps, "results": results}, indent=2))
     plot(out.with_suffix(".png"), curves, args.threshold, args.seeds)
     print(f"wrote {out} and {out.with_suffix('.png')}")
 
