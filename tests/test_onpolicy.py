@@ -52,6 +52,15 @@ def test_a3c_staleness_is_explicit_and_configurable():
         assert staleness[4:].mean() == pytest.approx(expected), (workers, refresh_every, staleness[:8])
 
 
+@pytest.mark.xdist_group("a3c")
+def test_a2c_shared_torso_has_one_torso_and_trains():
+    config = load_config(["algo=a2c", "algo.shared_torso=true", "algo.optimizer=adam"] + SMALL)
+    out = jax.jit(make_train(config))(jax.random.PRNGKey(0))
+    modules = set(out.agent_state.params["params"])
+    assert "actor" in modules and "critic" not in modules  # the critic reads the actor's torso
+    assert np.isfinite(np.asarray(out.metrics["value_loss"])).all()
+
+
 def test_a3c_and_ppo_options_are_validated():
     with pytest.raises(ConfigError, match=r"algo\.num_workers=3 must .* divide algo\.num_envs=16"):
         load_config(["algo=a3c", "algo.num_workers=3"])
