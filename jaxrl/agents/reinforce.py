@@ -26,11 +26,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import optax
 from flax import struct
 
 from jaxrl.agents.base import Agent
-from jaxrl.agents.onpolicy import OnPolicyConfig, actor_critic, init_params, sampling_policies
+from jaxrl.agents.onpolicy import (OnPolicyConfig, TrainState, actor_critic, apply_gradients, init_params,
+                                   sampling_policies)
 from jaxrl.core import losses
 from jaxrl.core.networks import ActorCritic
 from jaxrl.core.optim import make_optimizer
@@ -135,8 +135,8 @@ def make_pg_update(network: ActorCritic, policy_tx, value_tx, vf_iters: int, fit
         return 0.5 * losses.masked_mean(jnp.square(values - data["target"]), mask)
 
     def step(tx, params, opt_state, grads):
-        updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state
+        stepped = apply_gradients(tx, TrainState(params, opt_state), grads)
+        return stepped.params, stepped.opt_state
 
     def update(params, opt_state, data, mask, hp):
         """`data`: obs, action, advantage, target with leading [T, N]; `mask` [T, N] or None."""
@@ -149,8 +149,8 @@ def make_pg_update(network: ActorCritic, policy_tx, value_tx, vf_iters: int, fit
                 loss, g = jax.value_and_grad(value_loss)(p, data, mask)
                 return step(value_tx, p, o, g), loss
 
-            (params, value_opt), losses = jax.lax.scan(value_step, (params, value_opt), None, vf_iters)
-            metrics["value_loss"] = losses.mean()
+            (params, value_opt), value_losses = jax.lax.scan(value_step, (params, value_opt), None, vf_iters)
+            metrics["value_loss"] = value_losses.mean()
         return params, (policy_opt, value_opt), metrics
 
     return update
