@@ -165,9 +165,9 @@ def _split(values: dict) -> tuple[dict, dict]:
     """Top-level keys vs algo keys ('algo.x' / 'algo_config.x', or a nested 'algo:' mapping)."""
     top, algo = {}, {}
     for key, value in values.items():
-        if key in ("algo", "algo_config") and isinstance(value, dict):
+        if key in ("algo", "algo_config", "es") and isinstance(value, dict):
             algo.update(value)
-        elif key.startswith(("algo.", "algo_config.")):
+        elif key.startswith(("algo.", "algo_config.", "es.")):  # es.strategy=cma_es reads as algo.strategy
             algo[key.split(".", 1)[1]] = value
         elif key.startswith("env_kwargs."):  # env_kwargs.backend=generalized
             parsed = yaml.safe_load(value) if isinstance(value, str) else value
@@ -229,9 +229,9 @@ def validate(config: TrainConfig, env=None) -> None:
         algo.validate(env)
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    if config.total_env_steps < algo.steps_per_iteration():
+    if config.total_env_steps < algo.steps_per_iteration(env):
         raise ConfigError(f"total_env_steps={config.total_env_steps} is less than one iteration "
-                          f"({algo.steps_per_iteration()} env steps)")
+                          f"({algo.steps_per_iteration(env)} env steps)")
 
 
 def to_yaml(config: TrainConfig) -> str:

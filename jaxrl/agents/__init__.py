@@ -16,6 +16,7 @@ _ALGOS = {
     "reinforce": ("jaxrl.agents.reinforce", "ReinforceConfig"),
     "vpg": ("jaxrl.agents.vpg", "VPGConfig"),
     "trpo": ("jaxrl.agents.trpo", "TRPOConfig"),
+    "es": ("jaxrl.es.trainer", "ESConfig"),
 }
 
 

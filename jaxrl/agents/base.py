@@ -17,7 +17,9 @@ class AlgoConfig:
     def hparams(self) -> dict:
         return {name: jnp.asarray(getattr(self, name), jnp.float32) for name in self.HPARAMS}
 
-    def steps_per_iteration(self) -> int:
+    def steps_per_iteration(self, env=None) -> int:
+        """Env steps per iteration of the loop (`env`: the bare env, for algorithms whose horizon is the
+        env's time limit)."""
         raise NotImplementedError
 
     def validate(self, env) -> None:

@@ -25,7 +25,7 @@ class OnPolicyConfig(AlgoConfig):
     distribution: str = "auto"  # auto | categorical | gaussian
     normalize_obs: bool = False
 
-    def steps_per_iteration(self) -> int:
+    def steps_per_iteration(self, env=None) -> int:
         return self.num_envs * self.rollout_length
 
     def validate(self, env) -> None:

@@ -12,7 +12,9 @@ import jax.numpy as jnp
 from flax import struct
 
 # (params, obs[N, ...], key) -> (action[N, ...], extras: dict of [N, ...] arrays)
-PolicyFn = Callable[[Any, jax.Array, jax.Array], tuple[jax.Array, dict]]
+# With `context=True` the kernel calls policy_fn(params, obs, key, StepContext): open-loop plans
+# index actions by `t`, model-predictive policies plan from a copy of `env_state`.
+PolicyFn = Callable[..., tuple[jax.Array, dict]]
 
 EPISODE_INFO = ("episode_return", "episode_length", "episode_done")
 
@@ -31,6 +33,12 @@ class Transition:
     @property
     def done(self) -> jax.Array:
         return jnp.logical_or(self.terminated, self.truncated)
+
+
+@struct.dataclass
+class StepContext:
+    t: jax.Array  # step index within this rollout call (0 .. num_steps-1)
+    env_state: Any  # the vector env's state before this step (copyable: the env's own model)
 
 
 @struct.dataclass
@@ -54,28 +62,47 @@ def random_policy(action_space) -> PolicyFn:
 
 
 def rollout(env, policy_fn: PolicyFn, params, state: RolloutState, key: jax.Array,
-            num_steps: int) -> tuple[RolloutState, Transition]:
-    """Step the vector env `num_steps` times; returns the carried state and a [T, N, ...] Transition."""
+            num_steps: int, context: bool = False) -> tuple[RolloutState, Transition]:
+    """Step the vector env `num_steps` times; returns the carried state and a [T, N, ...] Transition.
+    `context=True` passes a StepContext (step index, env state) as the policy's fourth argument."""
 
-    def step(carry: RolloutState, step_key):
+    def step(carry: RolloutState, xs):
+        t, step_key = xs
         policy_key, env_key = jax.random.split(step_key)
-        action, extras = policy_fn(params, carry.obs, policy_key)
+        if context:
+            action, extras = policy_fn(params, carry.obs, policy_key, StepContext(t, carry.env_state))
+        else:
+            action, extras = policy_fn(params, carry.obs, policy_key)
         res = env.step(env_key, carry.env_state, action)
         info = {k: res.info[k] for k in EPISODE_INFO if k in res.info}
         transition = Transition(carry.obs, action, res.reward, res.terminated, res.truncated,
                                 res.info.get("final_obs", res.obs), extras, info)
         return RolloutState(res.state, res.obs), transition
 
-    return jax.lax.scan(step, state, jax.random.split(key, num_steps))
+    return jax.lax.scan(step, state, (jnp.arange(num_steps), jax.random.split(key, num_steps)))
 
 
 def population_rollout(env, policy_fn: PolicyFn, params, state: RolloutState, key: jax.Array,
-                       num_steps: int) -> tuple[RolloutState, Transition]:
-    """`rollout` with a leading population axis P on params and state: Transition is [P, T, N, ...]."""
+                       num_steps: int, context: bool = False) -> tuple[RolloutState, Transition]:
+    """`rollout` with a leading population axis P on params and state: Transition is [P, T, N, ...].
+    `key` is one key (split into one per member) or a batch [P, 2] of per-member keys, so that a member's
+    randomness can depend on its index in the whole population rather than its place in a device's slice."""
     num_members = jax.tree.leaves(state)[0].shape[0]
-    keys = jax.random.split(key, num_members)
-    member = lambda p, s, k: rollout(env, policy_fn, p, s, k, num_steps)
+    keys = key if key.ndim == 2 else jax.random.split(key, num_members)
+    member = lambda p, s, k: rollout(env, policy_fn, p, s, k, num_steps, context)
     return jax.vmap(member)(params, state, keys)
+
+
+def first_episode(batch: Transition) -> tuple[jax.Array, jax.Array]:
+    """(return, length) of each env's first episode in a [..., T, N] batch (time axis -2); an env whose
+    episode did not end within T steps reports its return and length so far."""
+    done = batch.done.astype(jnp.float32)
+    alive = (jnp.cumsum(done, axis=-2) - done) == 0  # up to and including the first done
+    return (batch.reward * alive).sum(axis=-2), alive.sum(axis=-2)
+
+
+def first_episode_return(batch: Transition) -> jax.Array:
+    return first_episode(batch)[0]
 
 
 def episode_metrics(info: dict) -> dict:

@@ -33,10 +33,29 @@ def setup(config: TrainConfig) -> Setup:
     env = make(config.env, num_envs=algo.num_envs, normalize_obs=getattr(algo, "normalize_obs", False),
                **config.env_kwargs)
     validate(config, env.unwrapped)
-    steps = algo.steps_per_iteration()
+    steps = algo.steps_per_iteration(env)
     num_iterations = config.total_env_steps // steps
-    agent = ALGOS[config.algo][1](algo, env, num_iterations)
-    return Setup(env, agent, num_iterations, steps)
+    return Setup(env, make_agent(config, env, num_iterations), num_iterations, steps)
+
+
+def make_agent(config: TrainConfig, env, num_iterations: int):
+    """The registry's factory: `make_agent(algo_config, env, num_iterations)`; algorithms with their own
+    loop (ES, which builds its own population envs) also get the env kwargs."""
+    factory = ALGOS[config.algo][1]
+    if getattr(config.algo_config, "LOOP", None):
+        return factory(config.algo_config, env, num_iterations, env_kwargs=config.env_kwargs)
+    return factory(config.algo_config, env, num_iterations)
+
+
+def _custom_loop(config: TrainConfig):
+    """An algorithm's own per-seed loop ('module:function' in its config's LOOP), or None."""
+    target = getattr(config.algo_config, "LOOP", None)
+    if not target:
+        return None
+    import importlib
+
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 class Carry(NamedTuple):
@@ -49,6 +68,9 @@ class Carry(NamedTuple):
 def make_loop(config: TrainConfig):
     """Per-seed pieces of the loop: `init(key, hp) -> Carry`, `iteration(carry, it, hp) -> (carry, metrics)`."""
     env, agent, num_iterations, _ = setup(config)
+    custom = _custom_loop(config)
+    if custom is not None:
+        return custom(config, env, agent, num_iterations)
     rollout_length = config.algo_config.rollout_length
 
     def init(key, hp) -> Carry:
@@ -135,7 +157,10 @@ def final_returns(metrics: dict, window_fraction: float = 0.05) -> jax.Array:
 
 
 def obs_stats_of(rollout_state):
-    """Observation-normalisation statistics carried in the env state, or None."""
+    """Observation-normalisation statistics carried in the env state, or None (also for loops, like ES,
+    that carry no rollout state)."""
+    if rollout_state is None:
+        return None
     state = find_wrapper_state(rollout_state.env_state, NormalizeState)
     return None if state is None else state.obs_stats
 
@@ -146,7 +171,7 @@ def make_evaluate(config: TrainConfig, episodes: int, greedy: bool = True):
     normalize = getattr(algo, "normalize_obs", False)
     env = make(config.env, num_envs=episodes, normalize_obs=normalize, normalize_update=False,
                **config.env_kwargs)
-    agent = ALGOS[config.algo][1](algo, env, 1)
+    agent = make_agent(config, env, 1)
     policy = agent.greedy_policy if greedy else agent.policy
     horizon = env.max_episode_steps or 1000
 
