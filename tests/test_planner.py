@@ -101,7 +101,8 @@ def test_plan_memory_executes_the_first_action_and_keeps_the_shifted_plan():
 def test_config_errors_name_the_key():
     for kwargs, key in [({"horizon": 0}, "horizon"), ({"method": "cma"}, "method"),
                         ({"elite_fraction": 0.0}, "elite_fraction"), ({"alpha": 1.0}, "alpha"),
-                        ({"init_std": 0.1, "min_std": 0.2}, "min_std"), ({"num_candidates": 1}, "num_candidates")]:
+                        ({"init_std": 0.1, "min_std": 0.2}, "min_std"), ({"num_candidates": 1}, "num_candidates"),
+                        ({"action_cost": -1.0}, "action_cost")]:
         with pytest.raises(ConfigError, match=key):
             PlannerConfig(**kwargs)
     with pytest.raises(ConfigError, match="num_candidate"):

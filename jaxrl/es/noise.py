@@ -47,7 +47,8 @@ def weighted_noise_sum(gen_key: jax.Array, coefs: jax.Array, dim: int, chunk: in
 
 def centered_ranks(fitness: jax.Array) -> jax.Array:
     """Fitness shaping by rank, mapped linearly onto [-0.5, 0.5] (higher fitness -> higher value); sums to 0.
+    Ties share their average rank (so a mirrored pair with equal fitness adds nothing to the update);
     NaN fitness ranks lowest."""
     f = jnp.where(jnp.isnan(fitness), -jnp.inf, fitness)
-    ranks = jnp.argsort(jnp.argsort(f)).astype(jnp.float32)
+    ranks = jax.scipy.stats.rankdata(f, method="average").astype(jnp.float32) - 1.0
     return ranks / max(fitness.shape[0] - 1, 1) - 0.5

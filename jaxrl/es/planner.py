@@ -37,7 +37,7 @@ from jaxrl.core import rollout as kernel
 from jaxrl.envs import Box, Wrapper, make
 
 METHODS = ("cem", "random")
-HPARAMS = ("init_std", "min_std", "alpha")  # numeric fields that may be traced (swept) inputs
+HPARAMS = ("init_std", "min_std", "alpha", "action_cost")  # numeric fields that may be traced (swept) inputs
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ class PlannerConfig:
     init_std: float = 0.5  # std of the sampling Gaussian at the start of each planning call
     min_std: float = 0.05  # floor on the std after each refit (keeps exploring)
     alpha: float = 0.1  # smoothing: new = alpha * old + (1 - alpha) * elite statistic
+    action_cost: float = 0.0  # planning objective = return - action_cost * sum(action^2): breaks ties
     method: str = "cem"  # "cem" | "random"
     warm_start: bool = True  # start CEM from the previous plan shifted by one step
 
@@ -81,6 +82,8 @@ class PlannerConfig:
             raise ConfigError(f"init_std must be > 0, got {self.init_std}")
         if not 0.0 <= self.min_std <= self.init_std:
             raise ConfigError(f"min_std must be in [0, init_std={self.init_std}], got {self.min_std}")
+        if self.action_cost < 0.0:
+            raise ConfigError(f"action_cost must be >= 0, got {self.action_cost}")
         if not 0.0 <= self.alpha < 1.0:
             raise ConfigError(f"alpha must be in [0, 1) (weight of the old mean/std), got {self.alpha}")
 
@@ -106,7 +109,7 @@ def load_planner_config(env_id: str, overrides: dict | None = None) -> tuple[Pla
 
 class PlanResult(NamedTuple):
     plan: jax.Array  # [H, *A] best plan found
-    score: jax.Array  # its score (sum of rewards up to the first done)
+    score: jax.Array  # its objective: sum of rewards up to the first done, less the action cost
     mean: jax.Array  # [H, *A] final mean of the sampling distribution
     std: jax.Array  # [H, *A] final std
 
@@ -131,6 +134,12 @@ def shift_plan(plan: jax.Array) -> jax.Array:
     return jnp.concatenate([plan[1:], jnp.zeros_like(plan[:1])])
 
 
+def _objective(plan_env, plans, state, key, hp) -> jax.Array:
+    """score_plans less the (optional) quadratic action cost of each plan."""
+    effort = jnp.sum(plans.reshape(plans.shape[0], -1) ** 2, axis=1)
+    return score_plans(plan_env, plans, state, key) - hp["action_cost"] * effort
+
+
 def plan(plan_env, config: PlannerConfig, state: kernel.RolloutState, key: jax.Array,
          init_mean: jax.Array | None = None, hparams: dict | None = None) -> PlanResult:
     """Optimise an open-loop plan [H, *A] from `state` (1-env VecEnv RolloutState) with CEM or
@@ -142,7 +151,7 @@ def plan(plan_env, config: PlannerConfig, state: kernel.RolloutState, key: jax.A
     if config.method == "random":
         sample_key, score_key = jax.random.split(key)
         plans = jax.random.uniform(sample_key, (num_candidates, *shape), minval=-1.0, maxval=1.0)
-        scores = score_plans(plan_env, plans, state, score_key)
+        scores = _objective(plan_env, plans, state, score_key, hp)
         best = jnp.argmax(scores)
         return PlanResult(plans[best], scores[best], plans.mean(0), plans.std(0))
 
@@ -154,7 +163,7 @@ def plan(plan_env, config: PlannerConfig, state: kernel.RolloutState, key: jax.A
         sample_key, score_key = jax.random.split(key)
         noise = jax.random.normal(sample_key, (num_candidates, *shape))
         plans = jnp.clip(mean + std * noise, -1.0, 1.0).at[0].set(mean)  # the mean is a candidate
-        scores = score_plans(plan_env, plans, state, score_key)
+        scores = _objective(plan_env, plans, state, score_key, hp)
         elites = plans[jax.lax.top_k(scores, config.num_elites)[1]]
         mean = hp["alpha"] * mean + (1.0 - hp["alpha"]) * elites.mean(0)
         std = jnp.maximum(hp["alpha"] * std + (1.0 - hp["alpha"]) * elites.std(0), hp["min_std"])
@@ -167,7 +176,7 @@ def plan(plan_env, config: PlannerConfig, state: kernel.RolloutState, key: jax.A
     keys = jax.random.split(key, config.num_iterations + 1)
     (mean, std, best_plan, best_score), _ = jax.lax.scan(iteration, init, keys[1:])
     # the last refit's mean was never scored, and it often beats every sample: score it too
-    mean_score = score_plans(plan_env, mean[None], state, keys[0])[0]
+    mean_score = _objective(plan_env, mean[None], state, keys[0], hp)[0]
     better = mean_score > best_score
     return PlanResult(jnp.where(better, mean, best_plan), jnp.maximum(mean_score, best_score), mean, std)
 

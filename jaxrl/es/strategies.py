@@ -115,6 +115,22 @@ def cem(population_size: int, dim: int, *, sigma_init: float = 0.1, sigma_min: f
 
 # ---- evosax -----------------------------------------------------------------------------------
 
+def sequential_under_vmap(fn: Callable) -> Callable:
+    """`fn`, but under `vmap` (seeds, sweeps) the batch runs one element after another with lax.map.
+    Our own because jaxlib 0.10.2's batched CPU LAPACK kernels (the eigh in CMA-ES and its kin) hang or
+    crawl when vmapped on few cores; one unbatched call per element is fast and safe."""
+    wrapped = jax.custom_batching.custom_vmap(fn)
+
+    @wrapped.def_vmap
+    def rule(axis_size, in_batched, *args):
+        args = tuple(jax.tree.map(lambda x, b: x if b else jnp.broadcast_to(x, (axis_size,) + jnp.shape(x)),
+                                  arg, batched) for arg, batched in zip(args, in_batched))
+        out = jax.lax.map(lambda xs: wrapped(*xs), args)
+        return out, jax.tree.map(lambda _: True, out)
+
+    return wrapped
+
+
 def _canonical(name: str) -> str:
     return name.lower().replace("_", "").replace("-", "")
 
@@ -176,13 +192,20 @@ def evosax_strategy(name: str, population_size: int, init_mean: jax.Array, *, lr
         population = population.at[0].set(mean)
         return algo.init(key, population, -evaluate(population), params)
 
+    @sequential_under_vmap
+    def full_ask(state, gen_key):
+        return algo.ask(gen_key, state, params)
+
+    @sequential_under_vmap
+    def full_tell(state, gen_key, fitness):
+        population, state = algo.ask(gen_key, state, params)
+        return algo.tell(jax.random.fold_in(gen_key, 1), population, -fitness, state, params)[0]
+
     def ask(state, gen_key, indices):
-        population, _ = algo.ask(gen_key, state, params)
-        return population[indices]
+        return full_ask(state, gen_key)[0][indices]
 
     def tell(state, gen_key, fitness):
-        population, state = algo.ask(gen_key, state, params)
-        state, _ = algo.tell(jax.random.fold_in(gen_key, 1), population, -fitness, state, params)
+        state = full_tell(state, gen_key, fitness)
         metrics = {"sigma": jnp.mean(state.std)} if hasattr(state, "std") else {}
         return state, metrics
 

@@ -104,6 +104,7 @@ class Pieces(NamedTuple):
     agent: Agent
     init_flat: Callable[[jax.Array], jax.Array]  # key -> initial flat parameters
     fitness: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]  # (members[M, D], indices[M], key) -> [M]
+    fitness_per_variant: Callable  # the same before aggregation: [env variants, M]
     evaluate_mean: Callable  # (flat mean, key) -> (returns[eval_envs], lengths[eval_envs])
     horizon: int
     steps_per_generation: int
@@ -145,9 +146,9 @@ def build(config: ESConfig, env_id: str, env_kwargs: dict, num_generations: int 
         extra_noise=config.extra_noise, extra_noise_decay=config.extra_noise_decay,
         noise_chunk=config.noise_chunk, num_generations=num_generations)
 
-    def fitness(members, indices, key):
-        """Mean first-episode return of each member; a member's randomness depends on its population
-        index only, so any split of the population over devices gives the same numbers."""
+    def fitness_per_variant(members, indices, key):
+        """[variants, M]: mean first-episode return of each member on each env variant. A member's
+        randomness depends on its population index only, so any split over devices gives the same numbers."""
         params = jax.vmap(unravel)(members)
         step_root, reset_root = jax.random.split(key)
         step_keys = jax.vmap(lambda i: jax.random.fold_in(step_root, i))(indices)
@@ -161,7 +162,10 @@ def build(config: ESConfig, env_id: str, env_kwargs: dict, num_generations: int 
             states = jax.vmap(lambda k: kernel.reset(env, k))(reset_keys)
             _, batch = kernel.population_rollout(env, act, params, states, step_keys, horizon)
             per_variant.append(kernel.first_episode_return(batch).mean(-1))
-        per_variant = jnp.stack(per_variant)
+        return jnp.stack(per_variant)
+
+    def fitness(members, indices, key):
+        per_variant = fitness_per_variant(members, indices, key)
         return per_variant.min(0) if config.robust == "min" else per_variant.mean(0)
 
     eval_env = make(env_id, num_envs=config.eval_envs, **env_kwargs)
@@ -178,7 +182,7 @@ def build(config: ESConfig, env_id: str, env_kwargs: dict, num_generations: int 
     agent = Agent(init=init, policy=act, greedy_policy=act, update=None,
                   params=lambda state: unravel(strategy.mean(state)))
     steps = config.population_size * config.num_envs * len(variants) * horizon
-    return Pieces(strategy, agent, init_flat, fitness, evaluate_mean, horizon, steps)
+    return Pieces(strategy, agent, init_flat, fitness, fitness_per_variant, evaluate_mean, horizon, steps)
 
 
 def _initial_evaluator(strategy, fitness, key):
