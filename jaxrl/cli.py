@@ -7,7 +7,9 @@ import sys
 
 USAGE = """jaxrl train [algo=ppo] [env=gymnax/CartPole-v1] [seed=0] [num_seeds=4] [algo.lr=3e-4] [out_dir=runs/x] ...
 jaxrl eval RUN_DIR [--episodes 100] [--seed 0]
+jaxrl train algo=es [es.strategy=openai_es|cem|CMA_ES|<any evosax name>] [es.population_size=64] ...
 jaxrl envs
+jaxrl strategies                  ES strategy names for es.strategy=
 jaxrl config [key=value ...]      print the resolved config without training"""
 
 
@@ -43,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
 
             enable_compilation_cache()
             print(json.dumps(evaluate_run(args.run_dir, args.episodes, args.seed), indent=2))
+            return 0
+        if command == "strategies":
+            from jaxrl.es.strategies import strategy_names
+
+            print("\n".join(strategy_names()))
             return 0
         if command == "envs":
             from jaxrl.envs import list_envs

@@ -1,4 +1,4 @@
-"""PPO learns: thresholds the algorithm really reaches on CPU within the stated budgets, over several seeds."""
+"""Learning tests: thresholds the algorithms really reach on CPU within the stated budgets, over several seeds."""
 import numpy as np
 import pytest
 
@@ -35,3 +35,16 @@ def test_ppo_brax_inverted_pendulum_reaches_900_over_2_seeds(tmp_path):
     summary = train_and_save(config, tmp_path, verbose=False)
     per_seed = np.asarray(summary["final_return_per_seed"], float)
     assert per_seed.mean() >= 900, per_seed
+
+
+@pytest.mark.xdist_group("learn-es")
+@pytest.mark.parametrize("strategy, steps", [("openai_es", 1_600_000), ("CMA_ES", 480_000)])
+def test_es_cartpole_reaches_475_over_2_seeds(tmp_path, strategy, steps):
+    config = load_config(["algo=es", f"es.strategy={strategy}", "num_seeds=2", f"total_env_steps={steps}",
+                          "eval_episodes=8", "log_every=100"])
+    if strategy == "CMA_ES":  # CMA-ES adapts its own step sizes; a smaller population is enough
+        config = load_config(["es.population_size=32"], base=config)
+    summary = train_and_save(config, tmp_path, verbose=False)
+    per_seed = np.asarray(summary["final_return_per_seed"], float)
+    assert per_seed.shape == (2,) and per_seed.min() >= 475, per_seed  # the mean parameters, greedy
+    assert summary["eval_return_mean"] >= 475, summary["eval_return_mean"]

@@ -10,8 +10,8 @@ import pytest
 from jaxrl.config import ConfigError
 from jaxrl.core import rollout as kernel
 from jaxrl.envs import AutoReset, Box, Env, EpisodeStatistics, RescaleAction, StepResult, VecEnv, make
-from jaxrl.es.planner import (PlanMemory, PlannerConfig, load_planner_config, make_mpc, plan,
-                              score_plans)
+from jaxrl.es.planner import (PlanMemory, PlannerConfig, _check_compatible, load_planner_config, make_mpc,
+                              plan, score_plans)
 from probe_envs import CountingEnv
 
 
@@ -114,6 +114,13 @@ def test_config_errors_name_the_key():
 def test_discrete_action_space_is_rejected_with_the_env_name():
     with pytest.raises(ValueError, match="gymnax/CartPole-v1"):
         make_mpc("gymnax/CartPole-v1", PlannerConfig(), num_envs=1)
+
+
+def test_a_model_whose_state_differs_from_the_real_env_is_rejected():
+    real = make("gymnax/Pendulum-v1", num_envs=2)
+    _check_compatible(real, make("gymnax/Pendulum-v1", num_envs=1), "gymnax/Pendulum-v1")
+    with pytest.raises(TypeError, match="Pendulum"):
+        _check_compatible(real, make("gymnax/Pendulum-v1", num_envs=1, normalize_obs=True), "gymnax/Pendulum-v1")
 
 
 def test_mpc_swings_up_pendulum():
