@@ -142,3 +142,37 @@ def test_gymnax_truncation_at_time_limit():
     # the final observation of the truncated episode is not the reset observation that follows
     assert not np.allclose(tr.next_obs[199, 0], tr.obs[200, 0])
     np.testing.assert_allclose(tr.next_obs[198, 0], tr.obs[199, 0])
+
+
+def test_first_episode_return_and_length():
+    _, tr = run(wrapped(limit=3), 7)  # rewards 1,2,3 | 1,2,3 | 1: the first episode returns 6 in 3 steps
+    ret, length = kernel.first_episode(tr)
+    np.testing.assert_array_equal(ret, [6, 6])
+    np.testing.assert_array_equal(length, [3, 3])
+    _, short = run(wrapped(limit=5), 2)  # unfinished: the return so far
+    np.testing.assert_array_equal(kernel.first_episode_return(short), [3, 3])
+
+
+def test_context_policy_sees_step_index_and_env_state():
+    env = wrapped(limit=10)
+
+    def policy(params, obs, key, ctx):
+        return jnp.zeros(obs.shape[0], jnp.int32), {"t": jnp.broadcast_to(ctx.t, obs.shape[:1]),
+                                                     "state_len": ctx.env_state.episode_length}
+
+    state = kernel.reset(env, jax.random.PRNGKey(0))
+    _, tr = kernel.rollout(env, policy, None, state, jax.random.PRNGKey(1), 4, context=True)
+    np.testing.assert_array_equal(tr.extras["t"][:, 0], [0, 1, 2, 3])
+    np.testing.assert_array_equal(tr.extras["state_len"][:, 0], [0, 1, 2, 3])  # the state before each step
+
+
+def test_population_rollout_with_per_member_keys():
+    env = VecEnv(AutoReset(EpisodeStatistics(CountingEnv())), 1)
+    states = jax.vmap(lambda k: kernel.reset(env, k))(jax.random.split(jax.random.PRNGKey(0), 3))
+    keys = jax.random.split(jax.random.PRNGKey(5), 3)
+    sample = lambda params, obs, key: (jax.random.randint(key, obs.shape[:1], 0, 2), {})
+    _, whole = kernel.population_rollout(env, sample, jnp.zeros(3), states, keys, 5)
+    # member 2 alone with its own key gives the same actions: randomness follows the key, not the position
+    one = jax.tree.map(lambda x: x[2:], states)
+    _, alone = kernel.population_rollout(env, sample, jnp.zeros(1), one, keys[2:], 5)
+    np.testing.assert_array_equal(whole.action[2], alone.action[0])

@@ -183,11 +183,6 @@ def make_evaluate(config: TrainConfig, episodes: int, greedy: bool = True):
         else:
             state = kernel.reset(env, reset_key)
         _, batch = kernel.rollout(env, policy, params, state, run_key, horizon)
-        done = batch.info["episode_done"]
-        first = jnp.logical_and(done, jnp.cumsum(done, axis=0) == 1)
-        finished = first.any(axis=0)
-        # an env that never finished in `horizon` steps reports its return so far
-        partial = batch.reward.sum(axis=0)
-        return jnp.where(finished, (batch.info["episode_return"] * first).sum(axis=0), partial)
+        return kernel.first_episode_return(batch)  # an unfinished episode reports its return so far
 
     return evaluate
