@@ -4,7 +4,9 @@
 2. the same with `make_sharded_train` on 1, 2 and 4 forced host devices (one subprocess per count,
    since XLA_FLAGS must be set before jax is imported);
 3. evosax's Open_ES and CMA_ES through jaxrl vs the hand-written loop an evosax user writes (Python `for`
-   over generations, jitted ask / vmapped gymnax rollout / tell), same device, same settings.
+   over generations, jitted ask / vmapped gymnax rollout / tell), same device, same settings; the
+   hand-written rollout is timed with one env key shared by the population (as evosax's GymnaxProblem)
+   and with a key per member.
 
     .venv/bin/python bench/es.py [--quick]
 
@@ -46,7 +48,7 @@ def es_config(population: int, generations: int, strategy: str = "openai_es"):
     return load_config(["algo=es", f"env={ENV}", f"seed={SEED}", f"es.strategy={strategy}",
                         f"es.population_size={population}", "es.num_envs=1", f"es.episode_steps={HORIZON}",
                         f"es.hidden_sizes={HIDDEN}", f"es.lr={LR}", f"es.sigma_init={SIGMA}",
-                        "es.eval_envs=1", f"total_env_steps={generations * population * HORIZON}"])
+                        f"total_env_steps={generations * population * HORIZON}"])
 
 
 def generations_for(population: int, target_steps: float) -> int:
@@ -55,20 +57,23 @@ def generations_for(population: int, target_steps: float) -> int:
 
 
 def best_time(fn, min_seconds: float, repeats: int):
-    """(best seconds per call of fn, calls per timed batch, last output). fn() must be compiled already;
-    a first call sizes the batch so that each timed batch lasts >= min_seconds."""
+    """(best seconds per call of fn, calls per timed batch, last output) over `repeats` timed batches of
+    back-to-back calls, each lasting >= min_seconds (a shorter batch resizes the next and is not kept).
+    fn() must be compiled already; one untimed call warms it up."""
     import jax
 
-    t0 = time.perf_counter()
     out = jax.block_until_ready(fn())
-    calls = max(1, math.ceil(min_seconds / (time.perf_counter() - t0)))
-    best = math.inf
-    for _ in range(repeats):
+    calls, kept, best = 1, 0, math.inf
+    while kept < repeats:
         t0 = time.perf_counter()
         for _ in range(calls):
             out = fn()
         jax.block_until_ready(out)
-        best = min(best, (time.perf_counter() - t0) / calls)
+        elapsed = time.perf_counter() - t0
+        if elapsed >= min_seconds:
+            kept, best = kept + 1, min(best, elapsed / calls)
+        else:
+            calls = max(calls + 1, math.ceil(1.2 * calls * min_seconds / elapsed))
     return best, calls, out
 
 
@@ -177,9 +182,12 @@ def jaxrl_evosax(strategy, population, generations, min_seconds, repeats) -> dic
             "final_mean_return": float(returns.mean())}
 
 
-def handwritten_evosax(strategy, population, generations, min_seconds, repeats) -> dict:
+def handwritten_evosax(strategy, population, generations, min_seconds, repeats, shared_key=True) -> dict:
     """What an evosax user writes: a Python loop over generations calling jitted ask, a jitted vmapped
-    gymnax rollout (lax.scan over env.step, rewards masked after the first done) and jitted tell."""
+    gymnax rollout (lax.scan over env.step, rewards masked after the first done) and jitted tell.
+    shared_key: every member meets the same env randomness (vmap in_axes=None on the key, as evosax's own
+    GymnaxProblem does), so XLA draws the env's random numbers once per step, not once per member;
+    False gives each member its own key, as jaxrl does."""
     import evosax.algorithms
     import flax.linen as nn
     import gymnax
@@ -218,7 +226,10 @@ def handwritten_evosax(strategy, population, generations, min_seconds, repeats) 
         (_, _, total, _), _ = jax.lax.scan(step, (obs, state, 0.0, 1.0), jax.random.split(step_key, HORIZON))
         return total
 
-    evaluate = jax.jit(jax.vmap(episode_return, in_axes=(0, None)))  # every member meets the same env seed
+    if shared_key:
+        evaluate = jax.jit(jax.vmap(episode_return, in_axes=(0, None)))
+    else:
+        evaluate = jax.jit(lambda members, key: jax.vmap(episode_return)(members, jax.random.split(key, population)))
     ask, tell = jax.jit(algo.ask), jax.jit(algo.tell)
 
     def run(num_generations):
@@ -247,14 +258,13 @@ def evosax_comparison(cases, generations, min_seconds, repeats) -> list[dict]:
     for strategy, population in cases:
         ours = jaxrl_evosax(strategy, population, generations, min_seconds, repeats)
         hand = handwritten_evosax(strategy, population, generations, min_seconds, repeats)
-        row = {"strategy": strategy, "population": population, "generations": generations, "jaxrl": ours,
-               "handwritten": hand,
-               "ratio_jaxrl_over_handwritten": ours["generations_per_second"] / hand["generations_per_second"]}
-        rows.append(row)
-        print(f"{strategy:8s} P={population:<5d} {generations} gens | jaxrl {ours['generations_per_second']:8.1f} gen/s"
-              f" | hand-written {hand['generations_per_second']:8.1f} gen/s | ratio {row['ratio_jaxrl_over_handwritten']:.2f}"
-              f" | final mean return jaxrl {ours['final_mean_return']:.0f}, hand-written {hand['final_mean_return']:.0f}",
-              flush=True)
+        hand_keys = handwritten_evosax(strategy, population, generations, min_seconds, repeats, shared_key=False)
+        rate = ours["generations_per_second"]
+        rows.append({"strategy": strategy, "population": population, "generations": generations, "jaxrl": ours,
+                     "handwritten": hand, "handwritten_per_member_keys": hand_keys,
+                     "ratio_jaxrl_over_handwritten": rate / hand["generations_per_second"],
+                     "ratio_jaxrl_over_handwritten_per_member_keys": rate / hand_keys["generations_per_second"]})
+        print_comparison(rows[-1])
     return rows
 
 
@@ -266,11 +276,45 @@ def print_throughput(row: dict) -> None:
           f" | compile {row['compile_seconds']:.1f}s | final mean return {row['final_mean_return']:.0f}", flush=True)
 
 
+def print_comparison(row: dict) -> None:
+    name = f"{row['strategy']} P={row['population']}, {row['generations']} gens"
+    for label, key in [("jaxrl (one jit)", "jaxrl"), ("hand-written, shared env key", "handwritten"),
+                       ("hand-written, per-member keys", "handwritten_per_member_keys")]:
+        r = row[key]
+        ratio = "" if key == "jaxrl" else f"  jaxrl/this {row['ratio_jaxrl_over_' + key]:.2f}"
+        print(f"{name:26s} {label:30s} {r['generations_per_second']:7.1f} gen/s | compile {r['compile_seconds']:4.1f}s"
+              f" | final mean return {r['final_mean_return']:5.1f}{ratio}", flush=True)
+
+
+def print_summary(result: dict) -> None:
+    """The three tables again, side by side with their ratios."""
+    print(f"\n== {result['env']}, {result['device']} ({result['cpu_count']} CPUs), jax {result['versions']['jax']}")
+    print("OpenAI-ES (seed-based), make_train, 1 device\n     P  gens/call     gen/s   env steps/s")
+    for r in result["population_scaling"]:
+        print(f"{r['population']:6d} {r['generations_per_call']:10d} {r['generations_per_second']:9.2f} "
+              f"{r['env_steps_per_second']:13,.0f}")
+    print("OpenAI-ES, make_sharded_train on forced host devices (sharing the same cores)\n"
+          "     P  devices     gen/s   env steps/s  vs 1 device  max|mean - 1-device mean|")
+    base = {r["population"]: r["env_steps_per_second"] for r in result["device_scaling"] if r["devices"] == 1}
+    for r in sorted(result["device_scaling"], key=lambda r: (r["population"], r["devices"])):
+        print(f"{r['population']:6d} {r['devices']:8d} {r['generations_per_second']:9.2f} "
+              f"{r['env_steps_per_second']:13,.0f} {r['env_steps_per_second'] / base[r['population']]:12.2f}"
+              f"  {r['max_abs_diff_final_mean_vs_1_device']:.2g}")
+    print("evosax strategies, generations/s (final mean-parameter return, max 500)\n"
+          "strategy   P   jaxrl          hand, shared key   hand, per-member keys   jaxrl/hand  jaxrl/hand(per-member)")
+    for r in result["evosax_comparison"]:
+        cells = [f"{r[k]['generations_per_second']:6.1f} ({r[k]['final_mean_return']:3.0f})"
+                 for k in ("jaxrl", "handwritten", "handwritten_per_member_keys")]
+        print(f"{r['strategy']:8s} {r['population']:3d}   {cells[0]:14s} {cells[1]:18s} {cells[2]:23s} "
+              f"{r['ratio_jaxrl_over_handwritten']:10.2f}  {r['ratio_jaxrl_over_handwritten_per_member_keys']:10.2f}")
+
+
 def plot(result: dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     rows = result["population_scaling"]
@@ -283,24 +327,36 @@ def plot(result: dict, path: Path) -> None:
     left.set(xscale="log", xlabel="population size", ylabel="env steps / s",
              title=f"jaxrl OpenAI-ES, CartPole-v1, {HORIZON}-step episodes")
     left.set_xticks([r["population"] for r in rows], [str(r["population"]) for r in rows])
+    left.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    left.set_ylim(bottom=0)
     left.grid(alpha=0.3)
     left.legend(fontsize=8)
 
     cmp = result["evosax_comparison"]
-    x = range(len(cmp))
-    width = 0.38
-    ours = [r["jaxrl"]["generations_per_second"] for r in cmp]
-    hand = [r["handwritten"]["generations_per_second"] for r in cmp]
-    right.bar([i - width / 2 for i in x], ours, width, label="jaxrl (one jit)")
-    right.bar([i + width / 2 for i in x], hand, width, label="hand-written evosax loop")
-    for i, r in enumerate(cmp):
-        right.text(i, max(ours[i], hand[i]) * 1.02, f"x{r['ratio_jaxrl_over_handwritten']:.2f}", ha="center")
-    right.set_xticks(list(x), [f"{r['strategy']}\nP={r['population']}" for r in cmp])
-    right.set(ylabel="generations / s", title="evosax strategies: jaxrl vs hand-written loop")
+    width = 0.27
+    sides = [("jaxrl", "jaxrl (one jit)"), ("handwritten", "hand-written evosax loop, shared env key"),
+             ("handwritten_per_member_keys", "hand-written, per-member env keys")]
+    for j, (key, label) in enumerate(sides):
+        xs = [i + (j - 1) * width for i in range(len(cmp))]
+        rates = [r[key]["generations_per_second"] for r in cmp]
+        right.bar(xs, rates, width, label=label)
+        for x, r, rate in zip(xs, cmp, rates):
+            if key != "jaxrl":
+                right.text(x, rate * 1.02, f"x{r['ratio_jaxrl_over_' + key]:.2f}", ha="center", fontsize=8)
+    right.set_xticks(range(len(cmp)), [f"{r['strategy']}\nP={r['population']}" for r in cmp])
+    right.set(ylabel="generations / s", title="evosax strategies: jaxrl vs hand-written (xN: jaxrl / bar)")
     right.legend(fontsize=8)
     fig.suptitle(f"{result['device']} ({result['cpu_count']} CPUs)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+def git_state() -> dict:
+    """The commit measured and whether the library had uncommitted changes (other work in progress)."""
+    def git(*cmd):
+        return subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD"), "uncommitted_library_files": git("status", "--porcelain", "jaxrl").splitlines()}
 
 
 def versions() -> dict:
@@ -313,7 +369,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="P in {64, 256}, fewer generations (about a minute)")
     p.add_argument("--out", help="JSON path (the PNG goes beside it)")
-    p.add_argument("--min-seconds", type=float, help="shortest timed batch (default 2, quick 1)")
+    p.add_argument("--min-seconds", type=float, help="shortest timed batch (default 2, quick 0.5)")
     p.add_argument("--repeats", type=int, help="timed batches, best kept (default 3, quick 2)")
     # internal: the per-device-count subprocess
     p.add_argument("--devices", type=int, help=argparse.SUPPRESS)
@@ -334,7 +390,7 @@ def main() -> None:
         "target_env_steps_per_call": 1e6 if quick else 4e6,
         "comparison_cases": [["Open_ES", 64], ["CMA_ES", 64]],
         "comparison_generations": 30 if quick else 100,
-        "min_seconds": args.min_seconds or (1.0 if quick else 2.0),
+        "min_seconds": args.min_seconds or (0.5 if quick else 2.0),
         "repeats": args.repeats or (2 if quick else 3),
     }
     s = settings
@@ -353,7 +409,7 @@ def main() -> None:
     result = {
         "benchmark": "es", "env": ENV, "command": shlex.join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
         "device": str(device), "device_kind": device.device_kind, "jax_platform": device.platform,
-        "platform": platform.platform(), "cpu_count": os.cpu_count(), "versions": versions(),
+        "platform": platform.platform(), "cpu_count": os.cpu_count(), "versions": versions(), "git": git_state(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"), "seed": SEED, "settings": settings,
         "config": {"policy": f"MLP ({HIDDEN},) tanh, argmax over CartPole's 2 actions", "episode_steps": HORIZON,
                    "episodes_per_member": 1, "openai_es": {"lr_adam": LR, "sigma": SIGMA, "antithetic": True},
@@ -361,15 +417,23 @@ def main() -> None:
                    "jaxrl_es_config": dataclasses.asdict(es_config(64, 2).algo_config),
                    "jaxrl_es_config_note": "population_size and strategy vary per row"},
         "notes": [
-            "env steps/s counts population * 500 steps per generation; jaxrl also plays one 500-step episode of "
-            "the mean each generation (es.eval_envs=1, its logged return), which is not counted.",
+            "env steps/s counts population * 500 steps per generation; jaxrl also scores the distribution's mean "
+            "each generation (its logged return), which is not counted.",
             "Times exclude compilation (jax.jit(train).lower(key).compile()); best of `repeats` timed batches.",
             "Forced host devices (--xla_force_host_platform_device_count) share this machine's "
-            f"{os.cpu_count()} cores: the device rows measure the overhead and correctness of sharding, not scaling.",
+            f"{os.cpu_count()} cores: the device rows measure the overhead and correctness of sharding, not hardware "
+            "scaling. Each forced CPU device runs its shard on its own thread, so more devices can occupy cores "
+            "that a single CPU device's program leaves idle.",
             "max_abs_diff_final_mean_vs_1_device: the sharded run's final mean parameters against the "
             "1-device sharded run from the same key.",
             "Comparison: the same evosax strategy class and settings on both sides; jaxrl runs all generations "
             "in one jit, the hand-written loop dispatches jitted ask / rollout / tell from Python per generation. "
+            "'handwritten' vmaps the rollout with one env key shared by all members (in_axes=None, as evosax's "
+            "GymnaxProblem does), so XLA computes the env's PRNG work (key splits, reset draws) once per step for "
+            "the whole population; 'handwritten_per_member_keys' gives each member its own key. jaxrl's kernel "
+            "shares keys when es.common_random_numbers=true in the code measured (see `git`); before that change "
+            "it drew per-member step keys. For evosax strategies jaxrl's adapter calls evosax's ask twice per "
+            "generation (once for the members, once inside tell). "
             "Initial means differ (jaxrl's orthogonal init vs flax's default); final_mean_return is the mean "
             f"over {FINAL_EVAL_EPISODES} episodes of the final mean parameters (500 is the maximum).",
             "The machine may have been shared with other CPU-heavy jobs: absolute numbers are noisy, "
@@ -377,6 +441,7 @@ def main() -> None:
         ],
         "population_scaling": pop_rows, "device_scaling": dev_rows, "evosax_comparison": cmp_rows,
     }
+    print_summary(result)
     stem = f"es-{device.platform}{'-quick' if quick else ''}"
     out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"{stem}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

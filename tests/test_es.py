@@ -95,12 +95,22 @@ def test_every_evosax_name_resolves_and_constructs():
         strategies.make_strategy("nope", 8, jnp.zeros(3))
 
 
+_NAN_IN_EVOSAX = pytest.mark.xfail(reason="evosax 0.3.2 LM_MA_ES produces NaN parameters after 2 generations "
+                                          "(also on a sphere); jaxrl reports it as a diverged run", strict=True)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [n for n in strategies.strategy_names() if not n.startswith("SV_")])
-def test_every_strategy_runs_through_the_adapter(name):
-    s = strategies.make_strategy(name, 16, jnp.zeros(4), sigma_init=0.3, num_generations=5)
-    final, start = _optimise(s, sphere, 4, 5)
-    assert np.isfinite(final) or name == "LM_MA_ES"  # evosax's LM_MA_ES gives NaN here (see README)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_NAN_IN_EVOSAX) if n == "LM_MA_ES" else n
+                                  for n in strategies.strategy_names() if not n.startswith("SV_")])
+def test_every_strategy_trains_with_algo_es(name, tmp_path):
+    """`jaxrl train algo=es es.strategy=<name>` for every name: 3 short generations on CartPole."""
+    from jaxrl.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "algo=es", f"es.strategy={name}", "es.population_size=16", "es.episode_steps=50",
+                 "total_env_steps=2400", "eval_episodes=2", f"out_dir={out}"]) == 0
+    summary = __import__("json").loads((out / "summary.json").read_text())
+    assert summary["env_steps"] == 2400 and summary["eval_return_mean"] is not None
 
 
 def test_es_config_keys_and_errors():
@@ -126,7 +136,7 @@ def test_robust_fitness_aggregates_env_variants():
     short = build(load_config(common).algo_config, "gymnax/CartPole-v1", {"length": 0.25})
     key, idx = jax.random.PRNGKey(0), jnp.arange(8)
     members = p_mean.strategy.ask(p_mean.strategy.init(key, p_mean.init_flat(key)), key, idx) * 20
-    per = np.asarray(p_mean.fitness_per_variant(members, idx, key))
+    per = np.asarray(p_mean.fitness_per_variant(members, idx, key)[0])
     assert per.shape == (2, 8) and not np.allclose(per[0], per[1])  # the pole length changes the returns
     np.testing.assert_allclose(per[0], short.fitness(members, idx, key))  # variant 0 is length 0.25
     np.testing.assert_allclose(p_mean.fitness(members, idx, key), per.mean(0), rtol=1e-6)
@@ -139,7 +149,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-SMALL = ["algo=es", "es.population_size=16", "es.episode_steps=50", "es.eval_envs=2", "total_env_steps=3200",
+SMALL = ["algo=es", "es.population_size=16", "es.episode_steps=50", "es.num_envs=2", "total_env_steps=6400",
          "seed=3"]  # 4 generations
 
 

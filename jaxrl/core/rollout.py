@@ -83,13 +83,18 @@ def rollout(env, policy_fn: PolicyFn, params, state: RolloutState, key: jax.Arra
 
 
 def population_rollout(env, policy_fn: PolicyFn, params, state: RolloutState, key: jax.Array,
-                       num_steps: int, context: bool = False) -> tuple[RolloutState, Transition]:
+                       num_steps: int, context: bool = False,
+                       shared_key: bool = False) -> tuple[RolloutState, Transition]:
     """`rollout` with a leading population axis P on params and state: Transition is [P, T, N, ...].
     `key` is one key (split into one per member) or a batch [P, 2] of per-member keys, so that a member's
-    randomness can depend on its index in the whole population rather than its place in a device's slice."""
+    randomness can depend on its index in the whole population rather than its place in a device's slice.
+    `shared_key=True`: every member gets `key` itself (common random numbers), and the random draws of env
+    and policy are made once per step for the whole population instead of once per member."""
     num_members = jax.tree.leaves(state)[0].shape[0]
-    keys = key if key.ndim == 2 else jax.random.split(key, num_members)
     member = lambda p, s, k: rollout(env, policy_fn, p, s, k, num_steps, context)
+    if shared_key:
+        return jax.vmap(member, in_axes=(0, 0, None))(params, state, key)
+    keys = key if key.ndim == 2 else jax.random.split(key, num_members)
     return jax.vmap(member)(params, state, keys)
 
 

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxrl.es.trainer import build, generation
+from jaxrl.es.trainer import build, evaluate_mean, generation
 
 AXIS = "population"
 
@@ -46,15 +46,18 @@ def make_sharded_train(config, mesh: Mesh | None = None):
     local = population // mesh.size
     replicated = PartitionSpec()
 
-    def evaluate_slice(state, gen_key, eval_key):
+    def evaluate_slice(state, gen_key, eval_key, cache):
         start = jax.lax.axis_index(AXIS) * local
         indices = start + jnp.arange(local)
-        fitness = pieces.fitness(pieces.strategy.ask(state, gen_key, indices), indices, eval_key)
+        fitness = pieces.fitness(pieces.strategy.ask(state, gen_key, indices, cache), indices, eval_key)
         return jax.lax.all_gather(fitness, AXIS, tiled=True)  # the only cross-device traffic: P scalars
 
     # check_vma=False: the kernel's scan carries device-varying env state from replicated inputs
-    evaluate_population = jax.shard_map(evaluate_slice, mesh=mesh, in_specs=(replicated,) * 3,
-                                        out_specs=replicated, check_vma=False)
+    evaluate_slices = jax.shard_map(evaluate_slice, mesh=mesh, in_specs=(replicated,) * 4,
+                                    out_specs=replicated, check_vma=False)
+
+    def evaluate_population(state, gen_key, eval_key, cache):  # the mean (member P) is scored on every device
+        return evaluate_slices(state, gen_key, eval_key, cache), evaluate_mean(pieces, state, eval_key)
 
     def train(key):
         init_key, loop_key = jax.random.split(key)  # as the driver's ES loop does

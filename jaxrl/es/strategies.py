@@ -1,9 +1,10 @@
 """ES strategies as pure-function bundles over explicit state, all maximising fitness:
 
-    init(key, mean[D], evaluate=None) -> state
-    ask(state, gen_key, indices[M])   -> member parameters [M, D]  (any subset: a device's slice)
-    tell(state, gen_key, fitness[P])  -> (state, metrics)
-    mean(state)                       -> the parameters to deploy [D]
+    init(key, mean[D], evaluate=None)       -> state
+    prepare(state, gen_key)                 -> cache: per-generation work shared by ask and tell (or None)
+    ask(state, gen_key, indices[M], cache)  -> member parameters [M, D]  (any subset: a device's slice)
+    tell(state, gen_key, fitness[P], cache) -> (state, metrics)
+    mean(state)                             -> the parameters to deploy [D]
 
 OpenAI-ES and CEM are our own because they are seed-based: `ask` regenerates each member from
 (gen_key, index) and `tell` rebuilds the update from seeds and fitness alone, which evosax's `ask`
@@ -34,6 +35,7 @@ class Strategy(NamedTuple):
     mean: Callable[[Any], jax.Array]
     seed_based: bool
     needs_initial_fitness: bool = False  # evosax population-based strategies evaluate their first population
+    prepare: Callable[..., Any] = lambda state, gen_key: None
 
 
 def sigma_schedule(sigma_init: float, sigma_decay: float, sigma_min: float) -> Callable:
@@ -61,10 +63,10 @@ def openai_es(population_size: int, dim: int, *, lr: float = 0.03, sigma_init: f
     def init(key, mean, evaluate=None):
         return OpenAIESState(mean, tx.init(mean), jnp.zeros((), jnp.int32))
 
-    def ask(state, gen_key, indices):
+    def ask(state, gen_key, indices, cache=None):
         return state.mean + sigma(state.generation) * noise.population_noise(gen_key, indices, dim, antithetic)
 
-    def tell(state, gen_key, fitness):
+    def tell(state, gen_key, fitness, cache=None):
         s = sigma(state.generation)
         shaped = noise.centered_ranks(fitness)
         coefs = shaped[0::2] - shaped[1::2] if antithetic else shaped
@@ -99,10 +101,10 @@ def cem(population_size: int, dim: int, *, sigma_init: float = 0.1, sigma_min: f
     def init(key, mean, evaluate=None):
         return CEMState(mean, jnp.full_like(mean, sigma_init), jnp.zeros((), jnp.int32))
 
-    def ask(state, gen_key, indices):
+    def ask(state, gen_key, indices, cache=None):
         return state.mean + state.std * noise.population_noise(gen_key, indices, dim, antithetic)
 
-    def tell(state, gen_key, fitness):
+    def tell(state, gen_key, fitness, cache=None):
         _, elite_idx = jax.lax.top_k(jnp.where(jnp.isnan(fitness), -jnp.inf, fitness), num_elites)
         elites = ask(state, gen_key, elite_idx)
         extra = extra_noise * jnp.asarray(extra_noise_decay, jnp.float32) ** state.generation
@@ -193,19 +195,21 @@ def evosax_strategy(name: str, population_size: int, init_mean: jax.Array, *, lr
         return algo.init(key, population, -evaluate(population), params)
 
     @sequential_under_vmap
-    def full_ask(state, gen_key):
+    def prepare(state, gen_key):
+        """evosax's ask, once per generation: (population [P, D], the state ask returns)."""
         return algo.ask(gen_key, state, params)
 
     @sequential_under_vmap
-    def full_tell(state, gen_key, fitness):
-        population, state = algo.ask(gen_key, state, params)
-        return algo.tell(jax.random.fold_in(gen_key, 1), population, -fitness, state, params)[0]
+    def full_tell(asked_state, population, gen_key, fitness):
+        return algo.tell(jax.random.fold_in(gen_key, 1), population, -fitness, asked_state, params)[0]
 
-    def ask(state, gen_key, indices):
-        return full_ask(state, gen_key)[0][indices]
+    def ask(state, gen_key, indices, cache=None):
+        population, _ = prepare(state, gen_key) if cache is None else cache
+        return population[indices]
 
-    def tell(state, gen_key, fitness):
-        state = full_tell(state, gen_key, fitness)
+    def tell(state, gen_key, fitness, cache=None):
+        population, asked_state = prepare(state, gen_key) if cache is None else cache
+        state = full_tell(asked_state, population, gen_key, fitness)
         metrics = {"sigma": jnp.mean(state.std)} if hasattr(state, "std") else {}
         return state, metrics
 
@@ -213,7 +217,7 @@ def evosax_strategy(name: str, population_size: int, init_mean: jax.Array, *, lr
         return state.best_solution if population_based else state.mean
 
     return Strategy(cls.__name__, population_size, init, ask, tell, mean, seed_based=False,
-                    needs_initial_fitness=population_based)
+                    needs_initial_fitness=population_based, prepare=prepare)
 
 
 def make_strategy(name: str, population_size: int, init_mean: jax.Array, *, lr: float = 0.03,

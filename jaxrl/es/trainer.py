@@ -48,10 +48,9 @@ class ESConfig(AlgoConfig):
     extra_noise: float = 0.0  # cem: extra variance, decayed by extra_noise_decay per generation
     extra_noise_decay: float = 1.0
     noise_chunk: int = 256  # noise vectors regenerated at a time when rebuilding the update
-    common_random_numbers: bool = True  # every member of a generation meets the same env seeds
+    common_random_numbers: bool = True  # every member of a generation meets the same starts and env noise
     env_variants: tuple[dict, ...] = ()  # env parameterisations for robust fitness (gymnax env params)
     robust: str = "mean"  # aggregate over env_variants: mean | min (worst case)
-    eval_envs: int = 8  # episodes of the mean parameters per generation: the logged episode_return
 
     def horizon(self, env) -> int:
         return self.episode_steps or env.max_episode_steps or 1000
@@ -104,8 +103,8 @@ class Pieces(NamedTuple):
     agent: Agent
     init_flat: Callable[[jax.Array], jax.Array]  # key -> initial flat parameters
     fitness: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]  # (members[M, D], indices[M], key) -> [M]
-    fitness_per_variant: Callable  # the same before aggregation: [env variants, M]
-    evaluate_mean: Callable  # (flat mean, key) -> (returns[eval_envs], lengths[eval_envs])
+    fitness_per_variant: Callable  # (members, indices, key) -> (returns, lengths) per env variant: [variants, M]
+    fitness_from_variants: Callable  # [variants, M] -> [M]: mean or worst case (es.robust)
     horizon: int
     steps_per_generation: int
 
@@ -151,30 +150,27 @@ def build(config: ESConfig, env_id: str, env_kwargs: dict, num_generations: int 
         randomness depends on its population index only, so any split over devices gives the same numbers."""
         params = jax.vmap(unravel)(members)
         step_root, reset_root = jax.random.split(key)
-        step_keys = jax.vmap(lambda i: jax.random.fold_in(step_root, i))(indices)
-        per_variant = []
+        crn = config.common_random_numbers
+        returns, lengths = [], []
         for v, env in enumerate(envs):
-            reset_key = jax.random.fold_in(reset_root, v)
-            if config.common_random_numbers:
-                reset_keys = jnp.broadcast_to(reset_key, (indices.shape[0],) + reset_key.shape)
+            reset_key, step_key = jax.random.fold_in(reset_root, v), jax.random.fold_in(step_root, v)
+            if crn:  # the same starts and the same env randomness for every member, drawn once
+                state = kernel.reset(env, reset_key)
+                states = jax.tree.map(lambda x: jnp.broadcast_to(x, indices.shape + x.shape), state)
             else:
-                reset_keys = jax.vmap(lambda i: jax.random.fold_in(reset_key, i))(indices)
-            states = jax.vmap(lambda k: kernel.reset(env, k))(reset_keys)
-            _, batch = kernel.population_rollout(env, act, params, states, step_keys, horizon)
-            per_variant.append(kernel.first_episode_return(batch).mean(-1))
-        return jnp.stack(per_variant)
+                states = jax.vmap(lambda i: kernel.reset(env, jax.random.fold_in(reset_key, i)))(indices)
+                step_key = jax.vmap(lambda i: jax.random.fold_in(step_key, i))(indices)
+            _, batch = kernel.population_rollout(env, act, params, states, step_key, horizon, shared_key=crn)
+            ret, length = kernel.first_episode(batch)
+            returns.append(ret.mean(-1))
+            lengths.append(length.mean(-1).astype(jnp.float32))
+        return jnp.stack(returns), jnp.stack(lengths)
 
-    def fitness(members, indices, key):
-        per_variant = fitness_per_variant(members, indices, key)
+    def fitness_from_variants(per_variant):
         return per_variant.min(0) if config.robust == "min" else per_variant.mean(0)
 
-    eval_env = make(env_id, num_envs=config.eval_envs, **env_kwargs)
-
-    def evaluate_mean(flat, key):
-        reset_key, run_key = jax.random.split(key)
-        _, batch = kernel.rollout(eval_env, act, unravel(flat), kernel.reset(eval_env, reset_key), run_key,
-                                  eval_env.max_episode_steps or horizon)
-        return kernel.first_episode(batch)
+    def fitness(members, indices, key):
+        return fitness_from_variants(fitness_per_variant(members, indices, key)[0])
 
     def init(key, hp=None):
         return strategy.init(key, init_flat(key), _initial_evaluator(strategy, fitness, key))
@@ -182,7 +178,7 @@ def build(config: ESConfig, env_id: str, env_kwargs: dict, num_generations: int 
     agent = Agent(init=init, policy=act, greedy_policy=act, update=None,
                   params=lambda state: unravel(strategy.mean(state)))
     steps = config.population_size * config.num_envs * len(variants) * horizon
-    return Pieces(strategy, agent, init_flat, fitness, fitness_per_variant, evaluate_mean, horizon, steps)
+    return Pieces(strategy, agent, init_flat, fitness, fitness_per_variant, fitness_from_variants, horizon, steps)
 
 
 def _initial_evaluator(strategy, fitness, key):
@@ -198,33 +194,49 @@ def make_agent(config: ESConfig, env, num_iterations: int, env_kwargs: dict | No
 
 
 def generation(pieces: Pieces, state, key, evaluate_population: Callable | None = None):
-    """One generation: -> (state, metrics). `evaluate_population(state, gen_key, eval_key) -> fitness[P]`
-    defaults to evaluating every member here; the sharded trainer passes its shard_map'd version."""
-    gen_key, eval_key, mean_key = jax.random.split(key, 3)
+    """One generation: -> (state, metrics). `evaluate_population(state, gen_key, eval_key, cache)` returns
+    the population's fitness [P] and the per-variant (returns, lengths) of the current mean, which is scored
+    as member P (zero noise) on the same episodes; the default evaluates all P + 1 in one kernel call, the
+    sharded trainer passes its shard_map'd version. `cache` is the strategy's per-generation work (evosax's
+    ask), done once and shared by ask and tell."""
+    gen_key, eval_key = jax.random.split(key)
     if evaluate_population is None:
         evaluate_population = whole_population(pieces)
-    fitness = evaluate_population(state, gen_key, eval_key)
-    state, metrics = pieces.strategy.tell(state, gen_key, fitness)
-    returns, lengths = pieces.evaluate_mean(pieces.strategy.mean(state), mean_key)
+    cache = pieces.strategy.prepare(state, gen_key)
+    fitness, (mean_returns, mean_lengths) = evaluate_population(state, gen_key, eval_key, cache)
+    state, metrics = pieces.strategy.tell(state, gen_key, fitness, cache)
+    count = jnp.asarray(mean_returns.shape[0], jnp.float32)  # one (averaged) entry per env variant
     metrics = dict(metrics, fitness_mean=jnp.nanmean(fitness), fitness_max=jnp.nanmax(fitness),
-                   mean_return=returns.mean(), episode_return_sum=returns.sum(),
-                   episode_length_sum=lengths.sum().astype(jnp.float32),
-                   episode_count=jnp.asarray(returns.shape[0], jnp.float32))
+                   mean_return=mean_returns.mean(), episode_return_sum=mean_returns.sum(),
+                   episode_length_sum=mean_lengths.sum(), episode_count=count)
     return state, metrics
 
 
 def whole_population(pieces: Pieces) -> Callable:
-    indices = jnp.arange(pieces.strategy.population_size)
+    """Population and current mean through one `population_rollout` of P + 1 members."""
+    size = pieces.strategy.population_size
+    indices = jnp.arange(size + 1)
 
-    def evaluate_population(state, gen_key, eval_key):
-        return pieces.fitness(pieces.strategy.ask(state, gen_key, indices), indices, eval_key)
+    def evaluate_population(state, gen_key, eval_key, cache=None):
+        members = jnp.concatenate([pieces.strategy.ask(state, gen_key, indices[:size], cache),
+                                   pieces.strategy.mean(state)[None]])
+        returns, lengths = pieces.fitness_per_variant(members, indices, eval_key)
+        return pieces.fitness_from_variants(returns)[:size], (returns[:, size], lengths[:, size])
 
     return evaluate_population
 
 
+def evaluate_mean(pieces: Pieces, state, eval_key):
+    """Per-variant (returns, lengths) of the current mean, scored as member P: the same numbers
+    `whole_population` gives it (randomness follows the member index)."""
+    size = pieces.strategy.population_size
+    returns, lengths = pieces.fitness_per_variant(pieces.strategy.mean(state)[None], jnp.array([size]), eval_key)
+    return returns[:, 0], lengths[:, 0]
+
+
 def make_loop(config, env, agent, num_iterations):
     """The driver's per-seed loop for ES (see jaxrl.core.train.make_loop): one iteration = one generation;
-    the logged episode_return is the greedy return of the distribution's mean after the generation."""
+    the logged episode_return is the return of the distribution's mean on the generation's episodes."""
     from jaxrl.core.train import Carry
 
     pieces = build(config.algo_config, config.env, config.env_kwargs, num_iterations)
