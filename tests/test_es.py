@@ -205,3 +205,19 @@ def test_two_process_jax_distributed_equals_single_process(tmp_path):
     dist = np.load(result)
     np.testing.assert_allclose(dist["mean"], mean, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(dist["fitness_mean"], ref.metrics["fitness_mean"], rtol=1e-5)
+
+
+def test_es_run_directory_checkpoint_and_eval(tmp_path):
+    """`jaxrl train algo=es` writes the usual run directory; `jaxrl eval` restores the evosax state."""
+    from jaxrl.cli import main
+    from jaxrl.experiment import evaluate_run
+
+    out = tmp_path / "cma"
+    assert main(["train", "algo=es", "es.strategy=CMA_ES", "num_seeds=2", "es.population_size=16",
+                 "es.episode_steps=50", "total_env_steps=4000", "eval_episodes=2", f"out_dir={out}"]) == 0
+    for name in ("config.yaml", "metrics.csv", "summary.json", "curve.png", "checkpoints"):
+        assert (out / name).exists(), name
+    header = (out / "metrics.csv").read_text().splitlines()[0]
+    assert "fitness_mean" in header and "sigma" in header
+    result = evaluate_run(out, episodes=2)
+    assert len(result["mean_return_per_seed"]) == 2 and result["mean_return"] > 0
