@@ -95,13 +95,8 @@ def test_every_evosax_name_resolves_and_constructs():
         strategies.make_strategy("nope", 8, jnp.zeros(3))
 
 
-_NAN_IN_EVOSAX = pytest.mark.xfail(reason="evosax 0.3.2 LM_MA_ES produces NaN parameters after 2 generations "
-                                          "(also on a sphere); jaxrl reports it as a diverged run", strict=True)
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_NAN_IN_EVOSAX) if n == "LM_MA_ES" else n
-                                  for n in strategies.strategy_names() if not n.startswith("SV_")])
+@pytest.mark.parametrize("name", [n for n in strategies.strategy_names() if not n.startswith("SV_")])
 def test_every_strategy_trains_with_algo_es(name, tmp_path):
     """`jaxrl train algo=es es.strategy=<name>` for every name: 3 short generations on CartPole."""
     from jaxrl.cli import main
