@@ -119,6 +119,8 @@ def test_es_config_keys_and_errors():
         load_config(["algo=es", "es.robust=median"])
     with pytest.raises(ConfigError, match="unknown config key 'algo.populaton_size'.*population_size"):
         load_config(["algo=es", "es.populaton_size=16"])
+    with pytest.raises(ConfigError, match=r"es.env_variants\[1\].*unknown env parameter.*'lenght'"):
+        load_config(["algo=es", "es.env_variants=[{length: 0.3}, {lenght: 0.3}]"])
     with pytest.raises(ConfigError, match="SV_CMA_ES"):
         load_config(["algo=es", "es.strategy=SV_CMA_ES"])
 

@@ -79,6 +79,13 @@ class ESConfig(AlgoConfig):
             raise ValueError(f"es.elite_fraction must be in (0, 1], got {self.elite_fraction}")
         if self.episode_steps < 0:
             raise ValueError(f"es.episode_steps must be >= 0 (0: the env's time limit), got {self.episode_steps}")
+        from jaxrl.envs import make_base
+
+        for i, variant in enumerate(self.env_variants):
+            try:
+                make_base(env.id, **variant)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"es.env_variants[{i}]={variant!r}: {e}") from None
         if not isinstance(env.action_space, (Box, Discrete)):
             raise ValueError(f"es: unsupported action space {env.action_space!r} of {env.id}")
 
