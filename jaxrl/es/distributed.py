@@ -105,8 +105,6 @@ def main(argv=None) -> int:
     train = make_sharded_train(config, mesh)
     state, metrics = to_host(train(global_key(config.seed, mesh)))
     if jax.process_index() == 0:
-        from jaxrl.es.trainer import build
-
         pieces = build(config.algo_config, config.env, config.env_kwargs)
         mean = np.asarray(pieces.strategy.mean(state))
         print(json.dumps({"processes": jax.process_count(), "devices": mesh.size,

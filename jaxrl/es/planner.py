@@ -180,6 +180,7 @@ def plan(plan_env, config: PlannerConfig, state: kernel.RolloutState, key: jax.A
 
     init = (mean, std, mean, jnp.array(-jnp.inf, jnp.float32))
     keys = jax.random.split(key, config.num_iterations + 1)
+    # a scan over CEM refits, not env steps: each iteration scores its plans through the kernel
     (mean, std, best_plan, best_score), _ = jax.lax.scan(iteration, init, keys[1:])
     # the last refit's mean was never scored, and it often beats every sample: score it too
     mean_score = _objective(plan_env, mean[None], state, keys[0], hp)[0]

@@ -33,7 +33,6 @@ class Strategy(NamedTuple):
     ask: Callable[..., jax.Array]
     tell: Callable[..., tuple[Any, dict]]
     mean: Callable[[Any], jax.Array]
-    seed_based: bool
     needs_initial_fitness: bool = False  # evosax population-based strategies evaluate their first population
     prepare: Callable[..., Any] = lambda state, gen_key: None
 
@@ -76,7 +75,7 @@ def openai_es(population_size: int, dim: int, *, lr: float = 0.03, sigma_init: f
         metrics = {"sigma": s, "grad_norm": jnp.linalg.norm(grad)}
         return OpenAIESState(mean, opt_state, state.generation + 1), metrics
 
-    return Strategy("openai_es", population_size, init, ask, tell, lambda s: s.mean, seed_based=True)
+    return Strategy("openai_es", population_size, init, ask, tell, lambda s: s.mean)
 
 
 @struct.dataclass
@@ -112,7 +111,7 @@ def cem(population_size: int, dim: int, *, sigma_init: float = 0.1, sigma_min: f
         metrics = {"sigma": std.mean(), "elite_fitness": fitness[elite_idx].mean()}
         return CEMState(elites.mean(axis=0), std, state.generation + 1), metrics
 
-    return Strategy("cem", population_size, init, ask, tell, lambda s: s.mean, seed_based=True)
+    return Strategy("cem", population_size, init, ask, tell, lambda s: s.mean)
 
 
 # ---- evosax -----------------------------------------------------------------------------------
@@ -216,7 +215,7 @@ def evosax_strategy(name: str, population_size: int, init_mean: jax.Array, *, lr
     def mean(state):
         return state.best_solution if population_based else state.mean
 
-    return Strategy(cls.__name__, population_size, init, ask, tell, mean, seed_based=False,
+    return Strategy(cls.__name__, population_size, init, ask, tell, mean,
                     needs_initial_fitness=population_based, prepare=prepare)
 
 

@@ -112,8 +112,6 @@ class Pieces(NamedTuple):
     fitness: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]  # (members[M, D], indices[M], key) -> [M]
     fitness_per_variant: Callable  # (members, indices, key) -> (returns, lengths) per env variant: [variants, M]
     fitness_from_variants: Callable  # [variants, M] -> [M]: mean or worst case (es.robust)
-    horizon: int
-    steps_per_generation: int
 
 
 def _policy(env, config: ESConfig):
@@ -184,8 +182,7 @@ def build(config: ESConfig, env_id: str, env_kwargs: dict, num_generations: int 
 
     agent = Agent(init=init, policy=act, greedy_policy=act, update=None,
                   params=lambda state: unravel(strategy.mean(state)))
-    steps = config.population_size * config.num_envs * len(variants) * horizon
-    return Pieces(strategy, agent, init_flat, fitness, fitness_per_variant, fitness_from_variants, horizon, steps)
+    return Pieces(strategy, agent, init_flat, fitness, fitness_per_variant, fitness_from_variants)
 
 
 def _initial_evaluator(strategy, fitness, key):
