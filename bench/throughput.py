@@ -1,136 +1,170 @@
-"""Throughput of the rollout kernel (random policy) against a bare gymnax loop, and of PPO training,
-on CartPole-v1 for num_envs x num_seeds. Median of repeats after compilation; compile time apart.
+"""Rollout-kernel overhead and scaling on gymnax CartPole-v1, one process, one device.
 
-    .venv/bin/python bench/throughput.py [--num-envs 1 16 256 2048] [--num-seeds 1 8] [--repeats 3]
+    .venv/bin/python bench/throughput.py [--quick]
 
-Writes bench/results/throughput-<platform>.json with the device, versions and settings.
+1. Overhead: jaxrl's rollout kernel (auto-reset, episode statistics, truncation bookkeeping) with a
+   uniform random policy vs the bare env loop every trainer would write: gymnax's own auto-resetting
+   step, vmapped over envs and scanned by hand. Both return the summed reward, so XLA keeps the same
+   work on both sides. Ratio kernel/bare per num_envs (target >= 0.95).
+2. Scaling of PPO training steps/s with num_envs (1 -> 4096, one seed) and with seeds vmapped in one
+   call (1 -> 64, 16 envs each), with XLA's memory estimate of each compiled program (arguments, outputs,
+   temporaries: `compiled.memory_analysis()`) and, on a GPU, the device's peak bytes in use.
+
+Each point: median of --repeats calls after compilation (compile time apart); every call runs at least
+--min-steps env steps so that small configurations are not timed on microseconds.
+Writes bench/results/throughput-<platform>.json and .png.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import statistics
 import sys
 import time
 from pathlib import Path
 
 import jax
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import median_time, provenance, write_result  # noqa: E402
 from jaxrl.config import load_config  # noqa: E402
 from jaxrl.core import rollout as kernel  # noqa: E402
 from jaxrl.core.train import make_train_many  # noqa: E402
 from jaxrl.envs import make  # noqa: E402
-from jaxrl.experiment import device_name  # noqa: E402
 
 ENV = "gymnax/CartPole-v1"
 
 
-def timed(fn, *args, repeats: int):
+def measure(fn, *args, repeats: int) -> dict:
     t0 = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
     compile_s = time.perf_counter() - t0
-    jax.block_until_ready(compiled(*args))  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), compile_s
+    jax.block_until_ready(compiled(*args))
+    seconds, times = median_time(lambda: jax.block_until_ready(compiled(*args)), repeats)
+    out = {"seconds": seconds, "times": times, "compile_seconds": compile_s}
+    mem = compiled.memory_analysis()
+    if mem is not None:
+        out["xla_memory_bytes"] = {k: int(getattr(mem, k)) for k in
+                                   ("argument_size_in_bytes", "output_size_in_bytes", "temp_size_in_bytes",
+                                    "generated_code_size_in_bytes") if hasattr(mem, k)}
+    stats = jax.devices()[0].memory_stats()
+    if stats and "peak_bytes_in_use" in stats:
+        out["device_peak_bytes_in_use"] = int(stats["peak_bytes_in_use"])
+    return out
 
 
-def kernel_random(num_envs: int, num_seeds: int, steps: int, repeats: int) -> dict:
+def kernel_random(num_envs: int, steps: int, repeats: int) -> dict:
     env = make(ENV, num_envs=num_envs)
     n = env.action_space.n
 
     def policy(params, obs, key):
         return jax.random.randint(key, (obs.shape[0],), 0, n), {}
 
-    def run(keys):
-        def one(key):
-            state = kernel.reset(env, key)
-            _, tr = kernel.rollout(env, policy, None, state, key, steps)
-            return tr.reward.sum()
-        return jax.vmap(one)(keys)
+    def run(key):
+        state = kernel.reset(env, key)
+        _, tr = kernel.rollout(env, policy, None, state, key, steps)
+        return tr.reward.sum()
 
-    keys = jax.random.split(jax.random.PRNGKey(0), num_seeds)
-    t, c = timed(run, keys, repeats=repeats)
-    return {"steps_per_second": num_envs * num_seeds * steps / t, "seconds": t, "compile_seconds": c}
+    r = measure(run, jax.random.PRNGKey(0), repeats=repeats)
+    return dict(r, steps_per_second=num_envs * steps / r["seconds"])
 
 
-def bare_gymnax(num_envs: int, num_seeds: int, steps: int, repeats: int) -> dict:
+def bare_gymnax(num_envs: int, steps: int, repeats: int) -> dict:
     """The bound: gymnax's own auto-resetting step, vmapped and scanned by hand, random actions."""
     import gymnax
 
     genv, params = gymnax.make(ENV.split("/")[1])
     n = genv.action_space(params).n
 
-    def run(keys):
-        def one(key):
-            obs, state = jax.vmap(genv.reset, in_axes=(0, None))(jax.random.split(key, num_envs), params)
+    def run(key):
+        obs, state = jax.vmap(genv.reset, in_axes=(0, None))(jax.random.split(key, num_envs), params)
 
-            def step(carry, k):
-                state, total = carry
-                ka, ks = jax.random.split(k)
-                action = jax.random.randint(ka, (num_envs,), 0, n)
-                _, state, reward, _, _, _ = jax.vmap(genv.step, in_axes=(0, 0, 0, None))(
-                    jax.random.split(ks, num_envs), state, action, params)
-                return (state, total + reward.sum()), None
+        def step(carry, k):
+            state, total = carry
+            ka, ks = jax.random.split(k)
+            action = jax.random.randint(ka, (num_envs,), 0, n)
+            _, state, reward, _, _, _ = jax.vmap(genv.step, in_axes=(0, 0, 0, None))(
+                jax.random.split(ks, num_envs), state, action, params)
+            return (state, total + reward.sum()), None
 
-            (_, total), _ = jax.lax.scan(step, (state, 0.0), jax.random.split(key, steps))
-            return total
-        return jax.vmap(one)(keys)
+        (_, total), _ = jax.lax.scan(step, (state, 0.0), jax.random.split(key, steps))
+        return total
 
-    keys = jax.random.split(jax.random.PRNGKey(0), num_seeds)
-    t, c = timed(run, keys, repeats=repeats)
-    return {"steps_per_second": num_envs * num_seeds * steps / t, "seconds": t, "compile_seconds": c}
+    r = measure(run, jax.random.PRNGKey(0), repeats=repeats)
+    return dict(r, steps_per_second=num_envs * steps / r["seconds"])
 
 
-def ppo_training(num_envs: int, num_seeds: int, iterations: int, rollout_length: int, repeats: int) -> dict:
+def ppo(num_envs: int, num_seeds: int, rollout_length: int, min_steps: int, repeats: int) -> dict:
+    iterations = max(2, -(-min_steps // (num_envs * rollout_length * num_seeds)))
+    steps = num_envs * rollout_length * iterations
     config = load_config([f"env={ENV}", f"algo.num_envs={num_envs}", f"algo.rollout_length={rollout_length}",
-                          f"num_seeds={num_seeds}", f"total_env_steps={num_envs * rollout_length * iterations}"])
-    train_many = make_train_many(config)  # no logger: pure throughput
+                          f"num_seeds={num_seeds}", f"total_env_steps={steps}"])
     keys = jax.random.split(jax.random.PRNGKey(0), num_seeds)
-    t, c = timed(train_many, keys, repeats=repeats)
-    steps = num_envs * rollout_length * iterations * num_seeds
-    return {"steps_per_second": steps / t, "seconds": t, "compile_seconds": c, "iterations": iterations,
-            "rollout_length": rollout_length}
+    r = measure(make_train_many(config), keys, repeats=repeats)
+    return dict(r, num_envs=num_envs, num_seeds=num_seeds, iterations=iterations, rollout_length=rollout_length,
+                steps_per_second=steps * num_seeds / r["seconds"])
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    over = result["overhead"]
+    x = [r["num_envs"] for r in over]
+    a.plot(x, [r["bare_env_loop"]["steps_per_second"] for r in over], "k--o", label="bare gymnax loop (random)")
+    a.plot(x, [r["kernel_random_policy"]["steps_per_second"] for r in over], "-o", label="jaxrl kernel (random)")
+    env_rows = result["scaling_num_envs"]
+    a.plot([r["num_envs"] for r in env_rows], [r["steps_per_second"] for r in env_rows], "-s",
+           label="jaxrl PPO training")
+    a.set(xscale="log", yscale="log", xlabel="num_envs", ylabel="env steps / s", title="vs num_envs (1 seed)")
+    a.legend(fontsize=8)
+    seed_rows = result["scaling_num_seeds"]
+    b.plot([r["num_seeds"] for r in seed_rows], [r["steps_per_second"] for r in seed_rows], "-s")
+    b.set(xscale="log", yscale="log", xlabel="seeds vmapped in one call (16 envs each)",
+          ylabel="env steps / s (all seeds)", title="PPO vs seeds")
+    fig.suptitle(f"CartPole-v1 throughput, {result['device']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--num-envs", type=int, nargs="+", default=[1, 16, 256, 2048])
-    p.add_argument("--num-seeds", type=int, nargs="+", default=[1, 8])
-    p.add_argument("--kernel-steps", type=int, default=512)
-    p.add_argument("--ppo-iterations", type=int, default=4)
+    p.add_argument("--num-envs", type=int, nargs="+", default=[1, 4, 16, 64, 256, 1024, 4096])
+    p.add_argument("--num-seeds", type=int, nargs="+", default=[1, 4, 16, 64])
     p.add_argument("--rollout-length", type=int, default=128)
+    p.add_argument("--min-steps", type=int, default=1 << 18, help="env steps per timed call, at least")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--quick", action="store_true", help="few sizes, small calls, 1 repeat (smoke run)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
+    if args.quick:
+        args.num_envs, args.num_seeds, args.min_steps, args.repeats = [1, 64], [1, 4], 1 << 14, 1
 
-    rows = []
-    for num_seeds in args.num_seeds:
-        for num_envs in args.num_envs:
-            ours = kernel_random(num_envs, num_seeds, args.kernel_steps, args.repeats)
-            bare = bare_gymnax(num_envs, num_seeds, args.kernel_steps, args.repeats)
-            ppo = ppo_training(num_envs, num_seeds, args.ppo_iterations, args.rollout_length, args.repeats)
-            row = {"num_envs": num_envs, "num_seeds": num_seeds, "kernel_random_policy": ours,
-                   "bare_gymnax_loop": bare,
-                   "kernel_over_bare_ratio": ours["steps_per_second"] / bare["steps_per_second"],
-                   "ppo_training": ppo}
-            rows.append(row)
-            print(f"envs {num_envs:5d} seeds {num_seeds:2d} | kernel {ours['steps_per_second']:>13,.0f} steps/s"
-                  f" | bare {bare['steps_per_second']:>13,.0f} (ratio {row['kernel_over_bare_ratio']:.2f})"
-                  f" | ppo {ppo['steps_per_second']:>11,.0f} steps/s (compile {ppo['compile_seconds']:.1f}s)",
-                  flush=True)
-    result = {"benchmark": "throughput", "env": ENV, "device": device_name(), "platform": platform.platform(),
-              "jax_version": jax.__version__, "cpu_count": __import__("os").cpu_count(),
-              "settings": vars(args), "results": rows, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
-    out = Path(args.out or Path(__file__).parent / "results" / f"throughput-{jax.devices()[0].platform}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {out}")
+    overhead = []
+    for num_envs in args.num_envs:
+        steps = max(64, args.min_steps // num_envs)
+        ours = kernel_random(num_envs, steps, args.repeats)
+        bare = bare_gymnax(num_envs, steps, args.repeats)
+        row = {"num_envs": num_envs, "steps": steps, "kernel_random_policy": ours, "bare_env_loop": bare,
+               "kernel_over_bare": ours["steps_per_second"] / bare["steps_per_second"]}
+        overhead.append(row)
+        print(f"kernel  envs {num_envs:5d} | kernel {ours['steps_per_second']:>13,.0f} steps/s | bare "
+              f"{bare['steps_per_second']:>13,.0f} | ratio {row['kernel_over_bare']:.3f}", flush=True)
+    by_envs, by_seeds = [], []
+    for num_envs, num_seeds, rows in ([(e, 1, by_envs) for e in args.num_envs]
+                                      + [(16, s, by_seeds) for s in args.num_seeds]):
+        row = ppo(num_envs, num_seeds, args.rollout_length, args.min_steps, args.repeats)
+        rows.append(row)
+        temp = row.get("xla_memory_bytes", {}).get("temp_size_in_bytes", 0) / 2**20
+        print(f"ppo     envs {num_envs:5d} seeds {num_seeds:2d} | {row['steps_per_second']:>11,.0f} steps/s | "
+              f"compile {row['compile_seconds']:.1f}s | xla temp {temp:.1f} MiB", flush=True)
+    result = provenance(benchmark="throughput", env=ENV, settings=vars(args), seeds=[0], overhead=overhead,
+                        scaling_num_envs=by_envs, scaling_num_seeds=by_seeds)
+    path = write_result("throughput", result, args.out)
+    plot(result, path.with_suffix(".png"))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,130 @@
+"""Runs Stable-Baselines3 (PyTorch) or sbx (SB3 in JAX) in the peer venv .venv-peers/sb3 (made by
+bench/common.py) on gymnasium environments.
+
+Reads one JSON request on stdin, prints one JSON result line on stdout:
+  {"mode": "throughput", "lib": "sb3" | "sbx", "algo": "ppo", "env": "CartPole-v1", "n_envs": 16,
+   "kwargs": {...constructor arguments...}, "total_timesteps": 65536, "repeats": 3}
+    -> seconds of `learn(total_timesteps)` (median of `repeats`, after one short warm-up `learn`, which
+       also compiles sbx's jitted functions).
+  {"mode": "time_to_return", ..., "seeds": [0, ...], "threshold": 475, "window_steps": 20480,
+   "total_timesteps": <cap>}
+    -> per seed, one run after another: a callback logs, after every rollout, the wall time since `learn`
+       began and the returns of the episodes that ended during that rollout; the run stops once the
+       trailing-window mean return reaches the threshold (the same rule the jaxrl side is judged by).
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import numpy as np
+
+
+def make_model(request, seed=None):
+    from stable_baselines3.common.env_util import make_vec_env
+
+    if request["lib"] == "sb3":
+        import stable_baselines3 as lib
+    else:
+        import sbx as lib
+    cls = getattr(lib, request["algo"].upper())
+    scale = request.get("reward_scale", 1.0)
+    wrapper = None
+    if scale != 1.0:  # Monitor sits inside this wrapper, so logged episode returns stay unscaled
+        from gymnasium.wrappers import TransformReward
+
+        def wrapper(e):
+            return TransformReward(e, lambda r: scale * r)
+    env = make_vec_env(request["env"], n_envs=request["n_envs"], seed=seed, wrapper_class=wrapper)
+    if request.get("normalize_obs"):
+        from stable_baselines3.common.vec_env import VecNormalize
+
+        env = VecNormalize(env, norm_obs=True, norm_reward=False)
+    kwargs = dict(request["kwargs"])
+    if request.get("anneal_lr"):  # linear to 0 over the run, as jaxrl's anneal_lr
+        lr = kwargs["learning_rate"]
+        kwargs["learning_rate"] = lambda progress_remaining: lr * progress_remaining
+    if "activation" in kwargs:  # a name, mapped to the library's own function
+        name = kwargs.pop("activation")
+        if request["lib"] == "sb3":
+            import torch.nn as tnn
+            act = {"tanh": tnn.Tanh, "relu": tnn.ReLU}[name]
+        else:
+            import flax.linen as fnn
+            act = {"tanh": fnn.tanh, "relu": fnn.relu}[name]
+        kwargs.setdefault("policy_kwargs", {})["activation_fn"] = act
+    return cls("MlpPolicy", env, seed=seed, device="cpu", verbose=0, **kwargs)
+
+
+def throughput(request):
+    model = make_model(request, seed=request.get("seed", 0))
+    t0 = time.perf_counter()
+    model.learn(request["warmup_timesteps"])
+    warmup = time.perf_counter() - t0
+    times = []
+    for _ in range(request["repeats"]):
+        t0 = time.perf_counter()
+        model.learn(request["total_timesteps"])
+        times.append(time.perf_counter() - t0)
+    return {"warmup_seconds": warmup, "times": times, "seconds": float(np.median(times)),
+            "env_steps": request["total_timesteps"]}
+
+
+def time_to_return(request):
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    threshold, window = request["threshold"], request["window_steps"]
+
+    class Tally(BaseCallback):
+        def _on_training_start(self):
+            self.start = time.perf_counter()
+            self.rows, self.ended, self.reached = [], [], False
+
+        def _on_step(self):
+            for info in self.locals["infos"]:
+                if "episode" in info:
+                    self.ended.append(info["episode"]["r"])
+            return not self.reached
+
+        def _on_rollout_end(self):
+            self.rows.append((time.perf_counter() - self.start, self.num_timesteps, float(np.sum(self.ended)),
+                              len(self.ended)))
+            self.ended = []
+            inside = [r for r in self.rows if r[1] > self.num_timesteps - window]
+            count = sum(r[3] for r in inside)
+            self.reached = count > 0 and sum(r[2] for r in inside) / count >= threshold
+
+    warm = make_model(request, seed=10_000)  # compiles sbx's jitted functions before the timed runs
+    warm.learn(request["warmup_timesteps"])
+    runs = []
+    for seed in request["seeds"]:
+        model = make_model(request, seed=seed)
+        tally = Tally()
+        start = time.perf_counter()
+        model.learn(request["total_timesteps"], callback=tally)
+        total = time.perf_counter() - start
+        runs.append({"seed": seed, "wall_seconds": total, "steps": [r[1] for r in tally.rows],
+                     "times": [r[0] for r in tally.rows], "episode_return_sums": [r[2] for r in tally.rows],
+                     "episode_counts": [r[3] for r in tally.rows], "stopped_at_threshold": tally.reached})
+        print(f"[{request['lib']}] seed {seed}: {total:.1f}s, {model.num_timesteps} steps, "
+              f"reached={tally.reached}", file=sys.stderr, flush=True)
+    return {"runs": runs, "env_steps": request["total_timesteps"]}
+
+
+def main():
+    request = json.loads(sys.stdin.read())
+    import torch
+
+    result = {"throughput": throughput, "time_to_return": time_to_return}[request["mode"]](request)
+    from importlib import metadata
+
+    result["versions"] = {name: metadata.version(name) for name in
+                          ("stable_baselines3", "sbx-rl", "torch", "gymnasium", "jax")}
+    result["torch_threads"] = torch.get_num_threads()
+    result["device"] = "cpu"
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

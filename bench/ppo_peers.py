@@ -1,0 +1,127 @@
+"""PPO training throughput side by side: jaxrl vs rejax, Stable-Baselines3 and sbx, same device, same run.
+
+    .venv/bin/python bench/ppo_peers.py [--envs CartPole-v1 Pendulum-v1] [--peers rejax sb3 sbx] [--quick]
+
+Equal settings on every side (table SETTINGS): num_envs, rollout length, epochs, minibatch size, (64, 64)
+tanh actor and critic, no observation or reward normalisation, the same number of env steps. jaxrl and
+rejax run gymnax's envs (same jax/XLA version); SB3 and sbx run gymnasium's, in a DummyVecEnv. Each side:
+median of --repeats timed calls after compilation (sbx: after a warm-up `learn`), compile time apart.
+jaxrl is also timed with 8 seeds vmapped in one call (steps/s counts every seed's steps).
+Peers run in their own venvs under .venv-peers/ (made on first use, see bench/common.py).
+Writes bench/results/ppo-peers-<platform>.json and .png.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import provenance, run_peer, time_jitted, write_result  # noqa: E402
+
+SETTINGS = {
+    "CartPole-v1": {"num_envs": 16, "rollout_length": 128, "num_epochs": 4, "num_minibatches": 4, "iterations": 32},
+    "Pendulum-v1": {"num_envs": 16, "rollout_length": 256, "num_epochs": 10, "num_minibatches": 32,
+                    "iterations": 16},
+}
+HIDDEN = [64, 64]
+
+
+def ours(env_id: str, s: dict, steps: int, num_seeds: int, repeats: int) -> dict:
+    import jax
+
+    from jaxrl.config import load_config
+    from jaxrl.core.train import make_train_many
+
+    config = load_config([f"env=gymnax/{env_id}", "algo=ppo", f"algo.num_envs={s['num_envs']}",
+                          f"algo.rollout_length={s['rollout_length']}", f"algo.num_epochs={s['num_epochs']}",
+                          f"algo.num_minibatches={s['num_minibatches']}", "algo.normalize_obs=false",
+                          f"total_env_steps={steps}", f"num_seeds={num_seeds}"])
+    keys = jax.random.split(jax.random.PRNGKey(0), num_seeds)
+    r = time_jitted(make_train_many(config), keys, repeats=repeats)
+    return dict(r, env_steps=steps * num_seeds)
+
+
+def rejax_request(env_id: str, s: dict, steps: int, repeats: int) -> dict:
+    return {"mode": "throughput", "algo": "ppo", "env": env_id, "repeats": repeats, "seed": 0,
+            "kwargs": {"num_envs": s["num_envs"], "num_steps": s["rollout_length"], "num_epochs": s["num_epochs"],
+                       "num_minibatches": s["num_minibatches"], "total_timesteps": steps,
+                       "agent_kwargs": {"activation": "tanh", "hidden_layer_sizes": HIDDEN}}}
+
+
+def sb3_request(lib: str, env_id: str, s: dict, steps: int, repeats: int) -> dict:
+    batch = s["num_envs"] * s["rollout_length"]
+    return {"mode": "throughput", "lib": lib, "algo": "ppo", "env": env_id, "n_envs": s["num_envs"],
+            "repeats": repeats, "total_timesteps": steps, "warmup_timesteps": 2 * batch,
+            "kwargs": {"n_steps": s["rollout_length"], "batch_size": batch // s["num_minibatches"],
+                       "n_epochs": s["num_epochs"], "activation": "tanh",
+                       "policy_kwargs": {"net_arch": {"pi": HIDDEN, "vf": HIDDEN}}}}
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    envs = list(result["results"])
+    fig, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 3.6), squeeze=False)
+    for ax, env_id in zip(axes[0], envs):
+        rows = result["results"][env_id]
+        names = list(rows)
+        values = [rows[n]["steps_per_second"] for n in names]
+        ax.barh(names, values, color=["tab:blue" if n.startswith("jaxrl") else "tab:gray" for n in names])
+        ax.set_xscale("log")
+        ax.set_xlabel("env steps / s (log)")
+        ax.set_title(f"PPO {env_id}")
+        for y, v in enumerate(values):
+            ax.text(v, y, f" {v:,.0f}", va="center", fontsize=8)
+    fig.suptitle(f"PPO training throughput, {result['device']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--envs", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    p.add_argument("--peers", nargs="*", default=["rejax", "sb3", "sbx"], choices=["rejax", "sb3", "sbx"])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--seeds-in-one-call", type=int, default=8)
+    p.add_argument("--quick", action="store_true", help="a quarter of the iterations, 1 repeat (smoke run)")
+    p.add_argument("--out", default=None)
+    args = p.parse_args()
+    repeats = 1 if args.quick else args.repeats
+
+    results = {}
+    for env_id in args.envs:
+        s = SETTINGS[env_id]
+        iterations = max(2, s["iterations"] // 4) if args.quick else s["iterations"]
+        steps = s["num_envs"] * s["rollout_length"] * iterations
+        rows = {"jaxrl": ours(env_id, s, steps, 1, repeats)}
+        if args.seeds_in_one_call > 1:
+            rows[f"jaxrl x{args.seeds_in_one_call} seeds"] = ours(env_id, s, steps, args.seeds_in_one_call, repeats)
+        for peer in args.peers:
+            if peer == "rejax":
+                rows[peer] = run_peer("rejax", "rejax_worker.py", rejax_request(env_id, s, steps, repeats))
+            else:
+                rows[peer] = run_peer("sb3", "sb3_worker.py", sb3_request(peer, env_id, s, steps, repeats))
+        for name, row in rows.items():
+            row["steps_per_second"] = row["env_steps"] / row["seconds"]
+        base = rows["jaxrl"]["steps_per_second"]
+        for name, row in rows.items():
+            row["jaxrl_over_this"] = base / row["steps_per_second"]
+            print(f"PPO {env_id:12s} {name:18s} {row['steps_per_second']:>11,.0f} steps/s  "
+                  f"jaxrl/this {row['jaxrl_over_this']:6.2f}  compile {row.get('compile_seconds', row.get('warmup_seconds', 0)):.1f}s",
+                  flush=True)
+        results[env_id] = rows
+    result = provenance(benchmark="ppo_peers", settings={e: SETTINGS[e] for e in args.envs}, hidden_sizes=HIDDEN,
+                        activation="tanh", repeats=repeats, quick=args.quick, seeds=[0], results=results,
+                        note="jaxrl_over_this = jaxrl (1 seed) steps/s / this row's steps/s")
+    path = write_result("ppo-peers", result, args.out)
+    plot(result, path.with_suffix(".png"))
+
+
+if __name__ == "__main__":
+    main()
