@@ -36,8 +36,10 @@ run: $(STAMP)
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
 
+# The kernel-overhead and scaling benchmark, then bench/README.md's tables; the others: see bench/README.md.
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/report.py
 
 clean:
-	rm -rf $(VENV) .cache runs
+	rm -rf $(VENV) .venv-peers .cache runs

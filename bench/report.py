@@ -1,0 +1,160 @@
+"""Rebuild the result tables in bench/README.md from the JSON files in bench/results/.
+
+    .venv/bin/python bench/report.py [--check]
+
+Everything between the `<!-- results:begin -->` and `<!-- results:end -->` markers is regenerated, so the
+README always shows what the latest runs wrote (one section per result file found). `--check` exits 1 if
+the README is out of date.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+README = HERE / "README.md"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def _load(name: str):
+    return {p.stem.removeprefix(name + "-"): json.loads(p.read_text())
+            for p in sorted(RESULTS.glob(f"{name}-*.json")) if "smoke" not in p.stem and "quick" not in p.stem}
+
+
+def _header(r: dict) -> str:
+    v = r.get("versions", {})
+    vs = ", ".join(f"{k} {v[k]}" for k in ("jax", "gymnax", "brax", "evosax") if v.get(k))
+    return f"*{r['device']}, {r.get('cpu_count', '?')} CPU cores, {r.get('date', '?')}; {vs}*"
+
+
+def _table(head: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _n(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def ppo_peers(r: dict) -> str:
+    out = [_header(r), ""]
+    for env_id, rows in r["results"].items():
+        s = r["settings"][env_id]
+        out.append(f"PPO {env_id}: {s['num_envs']} envs x {s['rollout_length']} steps, {s['num_epochs']} epochs x "
+                   f"{s['num_minibatches']} minibatches, (64, 64) tanh, "
+                   f"{rows['jaxrl']['env_steps']:,} env steps per call, median of {r['repeats']}.\n")
+        out.append(_table(["trainer", "env steps/s", "jaxrl (1 seed) / this", "compile or warm-up s"],
+                          [[name, _n(row["steps_per_second"]), f"{row['jaxrl_over_this']:.2f}",
+                            f"{row.get('compile_seconds', row.get('warmup_seconds', 0)):.1f}"]
+                           for name, row in rows.items()]))
+        out.append("")
+    return "\n".join(out)
+
+
+def throughput(r: dict) -> str:
+    out = [_header(r), "", "Kernel overhead (random policy, CartPole-v1, 1 seed):", ""]
+    out.append(_table(["num_envs", "bare gymnax loop steps/s", "jaxrl kernel steps/s", "kernel / bare"],
+                      [[row["num_envs"], _n(row["bare_env_loop"]["steps_per_second"]),
+                        _n(row["kernel_random_policy"]["steps_per_second"]), f"{row['kernel_over_bare']:.3f}"]
+                       for row in r["overhead"]]))
+    out += ["", "PPO training (CartPole-v1, rollout 128, 4 epochs x 4 minibatches):", ""]
+
+    def mem(row):
+        m = row.get("xla_memory_bytes", {})
+        total = sum(m.get(k, 0) for k in ("argument_size_in_bytes", "output_size_in_bytes", "temp_size_in_bytes"))
+        peak = row.get("device_peak_bytes_in_use")
+        return f"{total / 2**20:.1f}" + (f" (device peak {peak / 2**20:.0f})" if peak else "")
+
+    out.append(_table(["num_envs", "seeds", "env steps/s (all seeds)", "compile s", "XLA memory MiB"],
+                      [[row["num_envs"], row["num_seeds"], _n(row["steps_per_second"]),
+                        f"{row['compile_seconds']:.1f}", mem(row)]
+                       for row in r["scaling_num_envs"] + r["scaling_num_seeds"]]))
+    return "\n".join(out)
+
+
+def time_to_return(r: dict) -> str:
+    out = [_header(r), ""]
+    for env_id, rows in r["results"].items():
+        out.append(f"{env_id} to {r['thresholds'][env_id]:g} (trailing {r['window_steps']:,} env steps), "
+                   f"{r['num_seeds']} seeds, median of {r['repeats']}:\n")
+        table = []
+        for name, row in rows.items():
+            reached = [p["reached"] for p in row["passes"]]
+            table.append([name, f"{row['seconds']:.1f}", f"{row['this_over_jaxrl']:.2f}",
+                          "/".join(str(x) for x in reached) + f" of {r['num_seeds']}"])
+        out.append(_table(["trainer", "seconds to threshold (all seeds)", "this / jaxrl", "seeds reaching it"],
+                          table))
+        out.append("")
+    return "\n".join(out)
+
+
+def compile_time(r: dict) -> str:
+    return "\n".join([_header(r), "", _table(
+        ["algo", "env", "seeds", "trace + lower s", "XLA compile s", "total s"],
+        [[row["algo"], row["env"], row["num_seeds"], f"{row['trace_lower_seconds']:.1f}",
+          f"{row['xla_compile_seconds']:.1f}", f"{row['total_seconds']:.1f}"] for row in r["results"]])])
+
+
+def brax_ppo(r: dict) -> str:
+    rows = r.get("table") or []
+    if not rows:
+        return _header(r) + "\n\n```\n" + json.dumps({k: r[k] for k in r if k.startswith("ratio")}, indent=1) + "\n```"
+    return "\n".join([_header(r), "", _table(list(rows[0]), [list(row.values()) for row in rows])])
+
+
+def es(r: dict) -> str:
+    out = [_header(r), ""]
+    rows = r.get("population_scaling", [])
+    if rows:
+        out.append(_table(["population", "generations/s", "env steps/s", "compile s"],
+                          [[x["population"], f"{x['generations_per_second']:.1f}", _n(x["env_steps_per_second"]),
+                            f"{x['compile_seconds']:.1f}"] for x in rows]))
+    vs = r.get("evosax_comparison", [])
+    if vs:
+        out += ["", _table(["evosax strategy", "population", "jaxrl gen/s", "plain loop gen/s (shared key)",
+                            "jaxrl / loop", "jaxrl / loop (per-member keys)"],
+                           [[x["strategy"], x["population"], f"{x['jaxrl']['generations_per_second']:.1f}",
+                             f"{x['handwritten']['generations_per_second']:.1f}",
+                             f"{x['ratio_jaxrl_over_handwritten']:.2f}",
+                             f"{x['ratio_jaxrl_over_handwritten_per_member_keys']:.2f}"] for x in vs])]
+    return "\n".join(out)
+
+
+SECTIONS = [("ppo-peers", "PPO training throughput vs peers", ppo_peers),
+            ("throughput", "Kernel overhead and scaling", throughput),
+            ("time-to-return", "Time to a return threshold, 8 seeds", time_to_return),
+            ("compile-time", "Compile time of train", compile_time),
+            ("brax-ppo", "PPO on brax vs brax's own trainer", brax_ppo),
+            ("es", "Evolution strategies vs a plain evosax loop", es)]
+
+
+def render() -> str:
+    parts = []
+    for name, title, fn in SECTIONS:
+        for tag, result in _load(name).items():
+            parts.append(f"### {title} ({tag})\n\nFrom `bench/results/{name}-{tag}.json`.\n\n{fn(result)}\n")
+    return "\n".join(parts)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--check", action="store_true")
+    args = p.parse_args()
+    text = README.read_text()
+    if BEGIN not in text or END not in text:
+        sys.exit(f"{README} lacks the {BEGIN} / {END} markers")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{BEGIN}\n\n{render()}\n{END}{tail}"
+    if args.check:
+        sys.exit(0 if new == text else f"{README} is out of date: run .venv/bin/python bench/report.py")
+    README.write_text(new)
+    print(f"wrote {README}")
+
+
+if __name__ == "__main__":
+    main()
