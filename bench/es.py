@@ -10,7 +10,7 @@
 
     .venv/bin/python bench/es.py [--quick]
 
-Times exclude compilation and are the best of `--repeats`; a timed batch repeats the compiled call
+Times exclude compilation and are the median of `--repeats`; a timed batch repeats the compiled call
 until it lasts >= `--min-seconds`. Writes bench/results/es-<platform>.json and .png
 (with --quick: es-<platform>-quick.*).
 """
@@ -23,6 +23,7 @@ import math
 import os
 import platform
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,25 +57,25 @@ def generations_for(population: int, target_steps: float) -> int:
     return max(2, round(target_steps / (population * HORIZON)))
 
 
-def best_time(fn, min_seconds: float, repeats: int):
-    """(best seconds per call of fn, calls per timed batch, last output) over `repeats` timed batches of
+def median_batch_time(fn, min_seconds: float, repeats: int):
+    """(median seconds per call of fn, calls per timed batch, last output) over `repeats` timed batches of
     back-to-back calls, each lasting >= min_seconds (a shorter batch resizes the next and is not kept).
     fn() must be compiled already; one untimed call warms it up."""
     import jax
 
     out = jax.block_until_ready(fn())
-    calls, kept, best = 1, 0, math.inf
-    while kept < repeats:
+    calls, kept = 1, []
+    while len(kept) < repeats:
         t0 = time.perf_counter()
         for _ in range(calls):
             out = fn()
         jax.block_until_ready(out)
         elapsed = time.perf_counter() - t0
         if elapsed >= min_seconds:
-            kept, best = kept + 1, min(best, elapsed / calls)
+            kept.append(elapsed / calls)
         else:
             calls = max(calls + 1, math.ceil(1.2 * calls * min_seconds / elapsed))
-    return best, calls, out
+    return statistics.median(kept), calls, out
 
 
 def compile_train(train, key):
@@ -104,7 +105,7 @@ def population_scaling(populations, target_steps, min_seconds, repeats) -> list[
         generations = generations_for(population, target_steps)
         key = jax.random.PRNGKey(SEED)
         compiled, compile_s = compile_train(make_train(es_config(population, generations)), key)
-        seconds, calls, out = best_time(lambda: compiled(key), min_seconds, repeats)
+        seconds, calls, out = median_batch_time(lambda: compiled(key), min_seconds, repeats)
         row = throughput_row(population, generations, seconds, calls, compile_s, devices=1, trainer="make_train",
                              final_mean_return=float(out.metrics["mean_return"][-1]))
         rows.append(row)
@@ -131,7 +132,7 @@ def sharded_child(args) -> None:
         t0 = time.perf_counter()
         compiled = train.lower(key).compile()
         compile_s = time.perf_counter() - t0
-        seconds, calls, (state, metrics) = best_time(lambda: compiled(key), args.min_seconds, args.repeats)
+        seconds, calls, (state, metrics) = median_batch_time(lambda: compiled(key), args.min_seconds, args.repeats)
         rows.append(throughput_row(population, generations, seconds, calls, compile_s, devices=args.devices,
                                    trainer="make_sharded_train",
                                    final_mean_return=float(np.asarray(metrics["mean_return"])[-1]),
@@ -173,7 +174,7 @@ def jaxrl_evosax(strategy, population, generations, min_seconds, repeats) -> dic
     config = es_config(population, generations, strategy)
     key = jax.random.PRNGKey(SEED)
     compiled, compile_s = compile_train(make_train(config), key)
-    seconds, calls, out = best_time(lambda: compiled(key), min_seconds, repeats)
+    seconds, calls, out = median_batch_time(lambda: compiled(key), min_seconds, repeats)
     pieces = build(config.algo_config, config.env, config.env_kwargs, generations)
     evaluate = jax.jit(make_evaluate(config, FINAL_EVAL_EPISODES))
     returns = evaluate(jax.random.PRNGKey(SEED + 1), pieces.agent.params(out.agent_state))
@@ -245,7 +246,7 @@ def handwritten_evosax(strategy, population, generations, min_seconds, repeats, 
     t0 = time.perf_counter()
     jax.block_until_ready(run(1))  # compiles ask, rollout and tell
     compile_s = time.perf_counter() - t0
-    seconds, calls, state = best_time(lambda: run(generations), min_seconds, repeats)
+    seconds, calls, state = median_batch_time(lambda: run(generations), min_seconds, repeats)
     keys = jax.random.split(jax.random.PRNGKey(SEED + 1), FINAL_EVAL_EPISODES)
     returns = jax.jit(jax.vmap(episode_return, in_axes=(None, 0)))(algo.get_mean(state), keys)
     return {"seconds_per_run": seconds, "generations_per_second": generations / seconds,
@@ -370,7 +371,7 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="P in {64, 256}, fewer generations (about a minute)")
     p.add_argument("--out", help="JSON path (the PNG goes beside it)")
     p.add_argument("--min-seconds", type=float, help="shortest timed batch (default 2, quick 0.5)")
-    p.add_argument("--repeats", type=int, help="timed batches, best kept (default 3, quick 2)")
+    p.add_argument("--repeats", type=int, help="timed batches, median kept (default 3, quick 2)")
     # internal: the per-device-count subprocess
     p.add_argument("--devices", type=int, help=argparse.SUPPRESS)
     p.add_argument("--json-out", help=argparse.SUPPRESS)
@@ -419,7 +420,7 @@ def main() -> None:
         "notes": [
             "env steps/s counts population * 500 steps per generation; jaxrl also scores the distribution's mean "
             "each generation (its logged return), which is not counted.",
-            "Times exclude compilation (jax.jit(train).lower(key).compile()); best of `repeats` timed batches.",
+            "Times exclude compilation (jax.jit(train).lower(key).compile()); median of `repeats` timed batches.",
             "Forced host devices (--xla_force_host_platform_device_count) share this machine's "
             f"{os.cpu_count()} cores: the device rows measure the overhead and correctness of sharding, not hardware "
             "scaling. Each forced CPU device runs its shard on its own thread, so more devices can occupy cores "

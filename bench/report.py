@@ -61,6 +61,13 @@ def throughput(r: dict) -> str:
                       [[row["num_envs"], _n(row["bare_env_loop"]["steps_per_second"]),
                         _n(row["kernel_random_policy"]["steps_per_second"]), f"{row['kernel_over_bare']:.3f}"]
                        for row in r["overhead"]]))
+    if r.get("brax_overhead"):
+        out += ["", "Kernel overhead on brax (random policy; the bare side is brax's own `training.wrap`, "
+                "whose auto-reset restores each env's first state instead of drawing a new one):", ""]
+        out.append(_table(["env", "num_envs", "brax wrapped loop steps/s", "jaxrl kernel steps/s", "kernel / bare"],
+                          [[row["env"], row["num_envs"], _n(row["bare_env_loop"]["steps_per_second"]),
+                            _n(row["kernel_random_policy"]["steps_per_second"]), f"{row['kernel_over_bare']:.3f}"]
+                           for row in r["brax_overhead"]]))
     out += ["", "PPO training (CartPole-v1, rollout 128, 4 epochs x 4 minibatches):", ""]
 
     def mem(row):
@@ -100,10 +107,15 @@ def compile_time(r: dict) -> str:
 
 
 def brax_ppo(r: dict) -> str:
-    rows = r.get("table") or []
-    if not rows:
-        return _header(r) + "\n\n```\n" + json.dumps({k: r[k] for k in r if k.startswith("ratio")}, indent=1) + "\n```"
-    return "\n".join([_header(r), "", _table(list(rows[0]), [list(row.values()) for row in rows])])
+    s = r["settings"]
+    head = (f"PPO on {r['env']}: {s['num_envs']} envs x {s['rollout_length']} steps, {s['num_epochs']} epochs x "
+            f"{s['num_minibatches']} minibatches, {s['env_steps_per_repeat']:,} env steps per repeat, median of "
+            f"{s['repeats']}.\n")
+    rows = [["jaxrl", _n(r["jaxrl"]["steps_per_second"]), f"{r['jaxrl']['compile_seconds']:.1f}", "-"],
+            ["brax ppo.train", _n(r["brax"]["steps_per_second"]), f"{r['brax']['compile_seconds']:.1f}",
+             f"{r['brax']['setup_seconds']:.1f}"]]
+    return "\n".join([_header(r), "", head, _table(["trainer", "env steps/s", "compile s", "brax setup s"], rows),
+                      "", f"jaxrl / brax: **{r['ratio_ours_over_brax']:.2f}**"])
 
 
 def es(r: dict) -> str:

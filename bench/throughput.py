@@ -6,6 +6,9 @@
    uniform random policy vs the bare env loop every trainer would write: gymnax's own auto-resetting
    step, vmapped over envs and scanned by hand. Both return the summed reward, so XLA keeps the same
    work on both sides. Ratio kernel/bare per num_envs (target >= 0.95).
+   The same on a brax env (--brax-env, default brax/inverted_pendulum on MJX): the kernel vs brax's own
+   training wrappers (`brax.envs.training.wrap`: vmap, episode limit, auto-reset to the first state)
+   stepped by hand. Both sum the observations, so the physics cannot be optimised away.
 2. Scaling of PPO training steps/s with num_envs (1 -> 4096, one seed) and with seeds vmapped in one
    call (1 -> 64, 16 envs each), with XLA's memory estimate of each compiled program (arguments, outputs,
    temporaries: `compiled.memory_analysis()`) and, on a GPU, the device's peak bytes in use.
@@ -93,6 +96,47 @@ def bare_gymnax(num_envs: int, steps: int, repeats: int) -> dict:
     return dict(r, steps_per_second=num_envs * steps / r["seconds"])
 
 
+def brax_pair(env_id: str, num_envs: int, steps: int, repeats: int) -> dict:
+    """Kernel (random policy) vs brax's wrapped env stepped by hand, on one brax env."""
+    from brax.envs.wrappers.training import wrap
+
+    from jaxrl.envs import make_base
+
+    env = make(env_id, num_envs=num_envs)
+    dim = env.action_space.shape
+
+    def policy(params, obs, key):
+        return jax.random.uniform(key, (obs.shape[0],) + dim, minval=-1.0, maxval=1.0), {}
+
+    def ours(key):
+        state = kernel.reset(env, key)
+        _, tr = kernel.rollout(env, policy, None, state, key, steps)
+        return tr.obs.sum()
+
+    base = make_base(env_id)
+    bare_env = wrap(base.env, episode_length=base.max_episode_steps)
+
+    def bare(key):
+        state = bare_env.reset(jax.random.split(key, num_envs))
+
+        def step(carry, k):
+            state, total = carry
+            action = jax.random.uniform(k, (num_envs,) + dim, minval=-1.0, maxval=1.0)
+            state = bare_env.step(state, action)
+            return (state, total + state.obs.sum()), None
+
+        (_, total), _ = jax.lax.scan(step, (state, 0.0), jax.random.split(key, steps))
+        return total
+
+    rows = {}
+    for name, fn in (("kernel_random_policy", ours), ("bare_env_loop", bare)):
+        r = measure(fn, jax.random.PRNGKey(0), repeats=repeats)
+        rows[name] = dict(r, steps_per_second=num_envs * steps / r["seconds"])
+    return {"env": env_id, "backend": base.backend, "num_envs": num_envs, "steps": steps, **rows,
+            "kernel_over_bare": rows["kernel_random_policy"]["steps_per_second"]
+            / rows["bare_env_loop"]["steps_per_second"]}
+
+
 def ppo(num_envs: int, num_seeds: int, rollout_length: int, min_steps: int, repeats: int) -> dict:
     iterations = max(2, -(-min_steps // (num_envs * rollout_length * num_seeds)))
     steps = num_envs * rollout_length * iterations
@@ -136,12 +180,16 @@ def main():
     p.add_argument("--num-seeds", type=int, nargs="+", default=[1, 4, 16, 64])
     p.add_argument("--rollout-length", type=int, default=128)
     p.add_argument("--min-steps", type=int, default=1 << 18, help="env steps per timed call, at least")
+    p.add_argument("--brax-env", default="brax/inverted_pendulum", help="'' skips the brax overhead rows")
+    p.add_argument("--brax-num-envs", type=int, nargs="+", default=[32], help="on a GPU: e.g. 32 2048")
+    p.add_argument("--brax-steps", type=int, default=256)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="few sizes, small calls, 1 repeat (smoke run)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     if args.quick:
         args.num_envs, args.num_seeds, args.min_steps, args.repeats = [1, 64], [1, 4], 1 << 14, 1
+        args.brax_env = ""
 
     overhead = []
     for num_envs in args.num_envs:
@@ -153,6 +201,13 @@ def main():
         overhead.append(row)
         print(f"kernel  envs {num_envs:5d} | kernel {ours['steps_per_second']:>13,.0f} steps/s | bare "
               f"{bare['steps_per_second']:>13,.0f} | ratio {row['kernel_over_bare']:.3f}", flush=True)
+    brax_rows = []
+    for num_envs in (args.brax_num_envs if args.brax_env else []):
+        row = brax_pair(args.brax_env, num_envs, args.brax_steps, args.repeats)
+        brax_rows.append(row)
+        print(f"kernel  {args.brax_env} envs {num_envs:5d} | kernel {row['kernel_random_policy']['steps_per_second']:>11,.0f}"
+              f" steps/s | brax wrapped loop {row['bare_env_loop']['steps_per_second']:>11,.0f} | ratio "
+              f"{row['kernel_over_bare']:.3f}", flush=True)
     by_envs, by_seeds = [], []
     for num_envs, num_seeds, rows in ([(e, 1, by_envs) for e in args.num_envs]
                                       + [(16, s, by_seeds) for s in args.num_seeds]):
@@ -161,7 +216,7 @@ def main():
         temp = row.get("xla_memory_bytes", {}).get("temp_size_in_bytes", 0) / 2**20
         print(f"ppo     envs {num_envs:5d} seeds {num_seeds:2d} | {row['steps_per_second']:>11,.0f} steps/s | "
               f"compile {row['compile_seconds']:.1f}s | xla temp {temp:.1f} MiB", flush=True)
-    result = provenance(benchmark="throughput", env=ENV, settings=vars(args), seeds=[0], overhead=overhead,
+    result = provenance(benchmark="throughput", env=ENV, settings=vars(args), seeds=[0], overhead=overhead, brax_overhead=brax_rows,
                         scaling_num_envs=by_envs, scaling_num_seeds=by_seeds)
     path = write_result("throughput", result, args.out)
     plot(result, path.with_suffix(".png"))

@@ -1,0 +1,328 @@
+"""Training throughput of jaxrl's PPO vs brax's own PPO trainer, same brax env, same physics, equal settings.
+
+    .venv/bin/python bench/brax_ppo.py                        # brax/inverted_pendulum, the jaxrl preset sizes
+    .venv/bin/python bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32   # on a GPU
+
+What is compared: env steps per second of training (rollout + PPO update, everything on device) of
+  * jaxrl: `make_train_many(config)` for one seed, jitted and compiled ahead of time, then called;
+  * brax:  `brax.training.agents.ppo.train.train` (brax 0.14), the trainer brax ships,
+on one brax env built by jaxrl's adapter (`jaxrl.envs.make_base`, MJX pipeline, the default), with
+1000-step episodes and action_repeat=1 on both sides.
+
+Settings mapping (N envs, T rollout steps, E epochs, M minibatches; jaxrl name -> brax argument):
+  num_envs N                  -> num_envs=N
+  rollout_length T            -> unroll_length=T
+  num_epochs E                -> num_updates_per_batch=E
+  num_minibatches M           -> num_minibatches=M, batch_size=N/M (N must divide by M)
+    brax gathers batch_size*num_minibatches/num_envs = 1 unroll of T steps per env per iteration, so both
+    collect N*T transitions per iteration and take E*M gradient steps on minibatches of N*T/M transitions
+    (brax: N/M whole unrolls of length T; jaxrl: N*T/M shuffled transitions).
+  hidden_sizes, activation    -> policy_hidden_layer_sizes = value_hidden_layer_sizes, activation
+                                 (separate policy and value MLPs on both sides)
+  Gaussian head, learned state-independent log std -> distribution_type='normal', noise_std_type='log'
+  normalize_obs=true          -> normalize_observations=True
+  lr, gamma, gae_lambda, clip_eps, vf_coef, ent_coef, max_grad_norm, reward_scale, normalize_advantages
+                              -> learning_rate, discounting, gae_lambda, clipping_epsilon, vf_loss_coefficient,
+                                 entropy_cost, max_grad_norm, reward_scaling, normalize_advantage
+  clip_value=true             -> clipping_epsilon_value=clip_eps (this also makes brax record V(s) while acting,
+                                 as jaxrl does)
+  anneal_lr                   -> forced false for jaxrl: brax has no linear lr schedule (constant lr both sides)
+  episode length 1000         -> episode_length=1000, action_repeat=1
+
+Timing.
+  * jaxrl: lower+compile timed apart ("compile_seconds"), one warm-up call, then the median of --repeats
+    calls, each a whole training run of --iterations iterations (it includes network init and env reset,
+    done once per call, inside the jit).
+  * brax: `train()` builds fresh closures and a fresh `jax.pmap(training_epoch)` on every call, so jax's
+    caches (keyed on the function object) miss and every call retraces and recompiles (checked: a second
+    `train()` in the same process compiled its epoch program again); repeated calls of `train()` cannot
+    separate compile from run. Instead ONE `train()` call runs --repeats + 1 "epochs" of
+    --iterations training iterations each (num_evals = repeats + 2 -> brax runs num_evals - 1 epochs), with
+    run_evals=False: brax then runs no evaluation rollouts at all (not the initial one, not one per epoch) and
+    calls progress_fn after each epoch with its training metrics. Each epoch is one call of the compiled
+    pmap'd `training_epoch` (a lax.scan over `iterations` training steps); brax times it itself
+    ('training/walltime' grows by that epoch's seconds, measured around the call up to block_until_ready).
+    Epoch 1 includes tracing and compilation; epochs 2.. are the timed repeats (median). Compile seconds =
+    epoch 1 - median(later epochs); XLA's own compile durations (jax.monitoring) are recorded beside it,
+    and we check that no compilation happens after epoch 1. jaxrl's single program also holds network init
+    and env reset, which brax compiles and runs apart, before epoch 1 ("setup_seconds", not in its
+    compile_seconds), so compare compile times with that in mind.
+  * What brax does that is not in the timed epochs: env wrapping, a pmap'd reset of the N training envs,
+    network/optimiser init, and building its Evaluator, which jit-resets `num_eval_envs` eval envs once
+    (set to 1 here; with run_evals=False the evaluator is never run). Between epochs brax's host loop
+    un-pmaps params and splits keys (outside its epoch clock; our progress_fn timestamps, also recorded,
+    include it). Inside each iteration brax updates its observation normaliser once on the batch (jaxrl
+    updates its running statistics at every env step inside the rollout) and recomputes GAE inside every
+    minibatch loss (jaxrl: once per iteration); these are part of each trainer's design and are timed.
+  Both sides run the same number of env steps per timed repeat: iterations * N * T.
+  jax 0.10 removed `jax.device_put_replicated`, which brax 0.14.2's ppo.train calls once at setup; this
+  script supplies it (`_replicate`) when missing, recorded in the result as brax.compat_shim.
+
+Writes bench/results/brax-ppo-<platform>.json (or --out) and a bar plot .png beside it.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import jax
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import provenance, write_result  # noqa: E402
+from jaxrl.config import load_config  # noqa: E402
+from jaxrl.core.networks import ACTIVATIONS  # noqa: E402
+from jaxrl.core.train import make_train_many  # noqa: E402
+from jaxrl.envs import make_base  # noqa: E402
+
+SEED = 0
+COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"  # XLA compile of one program
+
+
+class CompileClock:
+    """XLA backend-compile durations reported through jax.monitoring (one listener, process-wide)."""
+
+    def __init__(self):
+        self.events = []  # (perf_counter at the end of the compile, seconds)
+        jax.monitoring.register_event_duration_secs_listener(self._listen)
+
+    def _listen(self, event, duration, **kwargs):
+        if event == COMPILE_EVENT:
+            self.events.append((time.perf_counter(), float(duration)))
+
+    def read(self) -> tuple[float, int]:
+        """(total seconds, number of compiles) so far."""
+        return sum(d for _, d in self.events), len(self.events)
+
+    def between(self, start: float, end: float) -> tuple[float, int]:
+        """(seconds, number) of the compiles that ended in [start, end]."""
+        inside = [d for t, d in self.events if start <= t <= end]
+        return sum(inside), len(inside)
+
+
+def jaxrl_config(args):
+    overrides = ["algo=ppo", f"env={args.env}", f"seed={SEED}", "num_seeds=1", "algo.normalize_obs=true",
+                 "algo.anneal_lr=false"]
+    for name in ("num_envs", "rollout_length", "num_epochs", "num_minibatches"):
+        if getattr(args, name) is not None:
+            overrides.append(f"algo.{name}={getattr(args, name)}")
+    config = load_config(overrides)
+    algo = config.algo_config
+    steps = args.iterations * algo.num_envs * algo.rollout_length
+    return load_config(overrides + [f"total_env_steps={steps}"])
+
+
+def run_jaxrl(config, iterations: int, repeats: int, clock: CompileClock) -> dict:
+    algo = config.algo_config
+    steps = iterations * algo.num_envs * algo.rollout_length
+    keys = jax.random.split(jax.random.PRNGKey(config.seed), config.num_seeds)
+    c0 = clock.read()
+    t0 = time.perf_counter()
+    compiled = jax.jit(make_train_many(config)).lower(keys).compile()
+    compile_s = time.perf_counter() - t0
+    c1 = clock.read()
+    t0 = time.perf_counter()
+    jax.block_until_ready(compiled(keys))
+    warmup_s = time.perf_counter() - t0
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(compiled(keys))
+        times.append(time.perf_counter() - t0)
+    c2 = clock.read()
+    seconds = statistics.median(times)
+    return {"compile_seconds": compile_s, "xla_compile_seconds": c1[0] - c0[0], "xla_compiles": c1[1] - c0[1],
+            "xla_compiles_while_timed": c2[1] - c1[1], "warmup_seconds": warmup_s, "times": times,
+            "seconds": seconds, "env_steps_per_repeat": steps, "steps_per_second": steps / seconds}
+
+
+def _replicate(tree, devices):
+    """Stand-in for `jax.device_put_replicated`, which jax 0.10 removed and brax 0.14.2's PPO still calls
+    once, to put the initial training state on its pmap devices: each leaf gains a leading axis of
+    len(devices), one slice per device."""
+    import numpy as np
+
+    devices = list(devices)
+    sharding = jax.sharding.NamedSharding(jax.sharding.Mesh(np.array(devices), ("i",)),
+                                          jax.sharding.PartitionSpec("i"))
+
+    def put(leaf):
+        leaf = jax.numpy.asarray(leaf)
+        return jax.device_put(jax.numpy.broadcast_to(leaf[None], (len(devices),) + leaf.shape), sharding)
+
+    return jax.tree.map(put, tree)
+
+
+def brax_compat() -> str | None:
+    """Give jax back `device_put_replicated` (as `_replicate`) if this jax lacks it; says what it did."""
+    try:
+        jax.device_put_replicated  # noqa: B018
+        return None
+    except AttributeError:
+        jax.device_put_replicated = _replicate
+        return ("jax.device_put_replicated (removed in jax 0.10, called once by brax's ppo.train to replicate "
+                "its initial state) was supplied by bench/brax_ppo.py:_replicate, outside the timed region")
+
+
+def brax_kwargs(config, base_env, iterations: int, epochs: int) -> dict:
+    """brax ppo.train arguments equal to jaxrl's config (see the mapping in the module docstring)."""
+    from brax.training.agents.ppo import networks as ppo_networks
+
+    a = config.algo_config
+    network_factory = functools.partial(
+        ppo_networks.make_ppo_networks, policy_hidden_layer_sizes=tuple(a.hidden_sizes),
+        value_hidden_layer_sizes=tuple(a.hidden_sizes), activation=ACTIVATIONS[a.activation],
+        distribution_type="normal", noise_std_type="log", init_noise_std=1.0)
+    return dict(
+        num_timesteps=epochs * iterations * a.num_envs * a.rollout_length,
+        num_envs=a.num_envs, episode_length=base_env.max_episode_steps, action_repeat=1,
+        unroll_length=a.rollout_length, batch_size=a.num_envs // a.num_minibatches,
+        num_minibatches=a.num_minibatches, num_updates_per_batch=a.num_epochs,
+        normalize_observations=True, learning_rate=a.lr, entropy_cost=a.ent_coef, discounting=a.gamma,
+        gae_lambda=a.gae_lambda, clipping_epsilon=a.clip_eps,
+        clipping_epsilon_value=a.clip_eps if a.clip_value else None, max_grad_norm=a.max_grad_norm,
+        normalize_advantage=a.normalize_advantages, vf_loss_coefficient=a.vf_coef,
+        reward_scaling=a.reward_scale, network_factory=network_factory, seed=config.seed,
+        num_evals=epochs + 1, run_evals=False, num_eval_envs=1, log_training_metrics=False)
+
+
+def run_brax(config, iterations: int, repeats: int, clock: CompileClock) -> dict:
+    from brax.training.agents.ppo import train as brax_ppo
+
+    compat = brax_compat()
+    a = config.algo_config
+    base_env = make_base(config.env, **config.env_kwargs)  # the same adapter jaxrl uses: MJX by default
+    epochs = repeats + 1
+    kwargs = brax_kwargs(config, base_env, iterations, epochs)
+    marks = []  # one per epoch: (host time, env steps, brax's cumulative training walltime, compiles so far)
+
+    def progress(step, metrics):
+        marks.append((time.perf_counter(), int(step), float(metrics["training/walltime"]), clock.read()))
+
+    c0 = clock.read()
+    t0 = time.perf_counter()
+    brax_ppo.train(environment=base_env.env, progress_fn=progress, **kwargs)
+    call_s = time.perf_counter() - t0
+    steps = iterations * a.num_envs * a.rollout_length
+    if len(marks) != epochs or [m[1] for m in marks] != [steps * (i + 1) for i in range(epochs)]:
+        raise RuntimeError(f"brax ran {[m[1] for m in marks]} env steps at its epochs; expected {epochs} "
+                           f"epochs of {steps}")
+    walltime = [0.0] + [m[2] for m in marks]
+    epoch_s = [walltime[i + 1] - walltime[i] for i in range(epochs)]
+    host = [t0] + [m[0] for m in marks]
+    host_s = [host[i + 1] - host[i] for i in range(epochs)]
+    times = epoch_s[1:]
+    seconds = statistics.median(times)
+    compiles = [m[3] for m in marks]
+    first_epoch_compiles = clock.between(marks[0][0] - epoch_s[0] - 0.05, marks[0][0])
+    printable = {k: v for k, v in kwargs.items() if k != "network_factory"}
+    printable["network_factory"] = {"fn": "brax.training.agents.ppo.networks.make_ppo_networks",
+                                    **{k: (getattr(v, "__name__", repr(v)) if callable(v) else v)
+                                       for k, v in kwargs["network_factory"].keywords.items()}}
+    return {"train_kwargs": printable, "backend": base_env.backend, "compat_shim": compat, "epochs": epochs,
+            "epoch_seconds": epoch_s, "progress_fn_interval_seconds": host_s, "train_call_seconds": call_s,
+            "first_epoch_seconds": epoch_s[0], "compile_seconds": epoch_s[0] - seconds,
+            "setup_seconds": host_s[0] - epoch_s[0],
+            "xla_compile_seconds_in_first_epoch": first_epoch_compiles[0],
+            "xla_compiles_in_first_epoch": first_epoch_compiles[1],
+            "xla_compile_seconds_whole_call": clock.read()[0] - c0[0],
+            "xla_compiles_after_first_epoch": compiles[-1][1] - compiles[0][1],
+            "times": times, "seconds": seconds, "env_steps_per_repeat": steps,
+            "steps_per_second": steps / seconds,
+            "eval_work": "none: run_evals=False, so brax ran no evaluation rollouts (not the initial one, not "
+                         "per epoch); its Evaluator was still constructed, which jit-resets num_eval_envs=1 "
+                         "eval env once before training, outside the timed epochs",
+            "timed_region": "each repeat is one brax training epoch (`iterations` training steps in one "
+                            "compiled pmap call), as timed by brax itself ('training/walltime' increments); "
+                            "epoch 1 holds tracing+compilation and is not a repeat"}
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = ["jaxrl PPO", "brax PPO"]
+    sides = [result["jaxrl"], result["brax"]]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.8))
+    a.bar(names, [s["steps_per_second"] for s in sides], color=["tab:blue", "tab:orange"])
+    for i, s in enumerate(sides):
+        a.plot([i] * len(s["times"]), [s["env_steps_per_repeat"] / t for t in s["times"]], "k.", ms=5)
+    a.set(ylabel="env steps / s (median; dots: repeats)",
+          title=f"training throughput, ours/brax = {result['ratio_ours_over_brax']:.2f}")
+    b.bar(names, [s["compile_seconds"] for s in sides], color=["tab:blue", "tab:orange"],
+          label="compile of the training program")
+    b.bar(names[1:], [result["brax"]["setup_seconds"]], bottom=[result["brax"]["compile_seconds"]],
+          color="tab:orange", alpha=0.4, hatch="//", label="brax setup before epoch 1 (reset, init: mostly compiles)")
+    top = max(sides[0]["compile_seconds"], result["brax"]["compile_seconds"] + result["brax"]["setup_seconds"])
+    b.set(ylabel="seconds", title="before the first timed run", ylim=(0, 1.35 * top))
+    b.legend(fontsize=7, loc="upper left")
+    s = result["settings"]
+    fig.suptitle(f"{result['env']} ({result['brax']['backend']}), {s['num_envs']} envs x {s['rollout_length']} "
+                 f"steps, {s['num_epochs']}x{s['num_minibatches']} minibatches, {result['device']}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--env", default="brax/inverted_pendulum")
+    p.add_argument("--num-envs", type=int, default=None, help="default: jaxrl's PPO config/preset for --env")
+    p.add_argument("--rollout-length", type=int, default=None, help="default: jaxrl's config/preset")
+    p.add_argument("--num-epochs", type=int, default=None, help="default: jaxrl's config/preset")
+    p.add_argument("--num-minibatches", type=int, default=None, help="default: jaxrl's config/preset")
+    p.add_argument("--iterations", type=int, default=20, help="training iterations per timed repeat")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 32 envs x 16 steps, 2 iterations, 2 repeats (unless given)")
+    p.add_argument("--out", default=None)
+    args = p.parse_args()
+    if args.quick:
+        args.num_envs = args.num_envs or 32
+        args.rollout_length = args.rollout_length or 16
+        args.iterations, args.repeats = min(args.iterations, 2), min(args.repeats, 2)
+    if args.repeats < 1 or args.iterations < 1:
+        raise SystemExit("--repeats and --iterations must be >= 1")
+
+    config = jaxrl_config(args)
+    a = config.algo_config
+    if a.num_envs % a.num_minibatches:
+        raise SystemExit(f"num_envs={a.num_envs} must be divisible by num_minibatches={a.num_minibatches} "
+                         f"(brax's minibatches are whole unrolls)")
+    settings = {"num_envs": a.num_envs, "rollout_length": a.rollout_length, "num_epochs": a.num_epochs,
+                "num_minibatches": a.num_minibatches, "minibatch_transitions": a.num_envs * a.rollout_length
+                // a.num_minibatches, "gradient_steps_per_iteration": a.num_epochs * a.num_minibatches,
+                "iterations_per_repeat": args.iterations, "repeats": args.repeats,
+                "env_steps_per_repeat": args.iterations * a.num_envs * a.rollout_length,
+                "episode_length": config.env_kwargs.get("episode_length"), "action_repeat": 1,
+                "hidden_sizes": list(a.hidden_sizes), "activation": a.activation, "normalize_obs": True}
+    print(f"{args.env}: {a.num_envs} envs x {a.rollout_length} steps, {a.num_epochs} epochs x "
+          f"{a.num_minibatches} minibatches, {args.iterations} iterations x {args.repeats} repeats "
+          f"on {jax.devices()[0]}", flush=True)
+    clock = CompileClock()
+    ours = run_jaxrl(config, args.iterations, args.repeats, clock)
+    print(f"jaxrl  {ours['steps_per_second']:>12,.0f} steps/s  compile {ours['compile_seconds']:.1f}s", flush=True)
+    brax = run_brax(config, args.iterations, args.repeats, clock)
+    print(f"brax   {brax['steps_per_second']:>12,.0f} steps/s  compile {brax['compile_seconds']:.1f}s", flush=True)
+    ours["config"] = config.to_dict()
+    result = provenance(benchmark="brax-ppo", env=args.env, seeds=[SEED], arguments=vars(args),
+                        settings=settings, jaxrl=ours, brax=brax,
+                        ratio_ours_over_brax=ours["steps_per_second"] / brax["steps_per_second"])
+    print(f"\n{'trainer':8s} {'steps/s (median)':>17s} {'repeats (s)':>28s} {'compile s':>10s}")
+    for name, side in (("jaxrl", ours), ("brax", brax)):
+        reps = " ".join(f"{t:.2f}" for t in side["times"])
+        print(f"{name:8s} {side['steps_per_second']:>17,.0f} {reps:>28s} {side['compile_seconds']:>10.1f}")
+    print(f"ratio ours/brax: {result['ratio_ours_over_brax']:.3f}")
+    path = write_result("brax-ppo", result, args.out)
+    plot(result, path.with_suffix(".png"))
+
+
+if __name__ == "__main__":
+    main()
