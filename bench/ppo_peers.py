@@ -72,8 +72,7 @@ def plot(result: dict, path: Path) -> None:
         names = list(rows)
         values = [rows[n]["steps_per_second"] for n in names]
         ax.barh(names, values, color=["tab:blue" if n.startswith("jaxrl") else "tab:gray" for n in names])
-        ax.set_xscale("log")
-        ax.set_xlabel("env steps / s (log)")
+        ax.set_xlabel("env steps / s")
         ax.set_title(f"PPO {env_id}")
         for y, v in enumerate(values):
             ax.text(v, y, f" {v:,.0f}", va="center", fontsize=8)

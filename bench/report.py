@@ -76,10 +76,12 @@ def throughput(r: dict) -> str:
         peak = row.get("device_peak_bytes_in_use")
         return f"{total / 2**20:.1f}" + (f" (device peak {peak / 2**20:.0f})" if peak else "")
 
-    out.append(_table(["num_envs", "seeds", "env steps/s (all seeds)", "compile s", "XLA memory MiB"],
-                      [[row["num_envs"], row["num_seeds"], _n(row["steps_per_second"]),
-                        f"{row['compile_seconds']:.1f}", mem(row)]
-                       for row in r["scaling_num_envs"] + r["scaling_num_seeds"]]))
+    for rows, what in ((r["scaling_num_envs"], "num_envs, 1 seed"), (r["scaling_num_seeds"], "seeds, 16 envs each")):
+        out += [f"By {what}:", ""]
+        out.append(_table(["num_envs", "seeds", "env steps/s (all seeds)", "compile s", "XLA memory MiB"],
+                          [[row["num_envs"], row["num_seeds"], _n(row["steps_per_second"]),
+                            f"{row['compile_seconds']:.1f}", mem(row)] for row in rows]))
+        out.append("")
     return "\n".join(out)
 
 
@@ -92,8 +94,9 @@ def time_to_return(r: dict) -> str:
         for name, row in rows.items():
             reached = [p["reached"] for p in row["passes"]]
             table.append([name, f"{row['seconds']:.1f}", f"{row['this_over_jaxrl']:.2f}",
-                          "/".join(str(x) for x in reached) + f" of {r['num_seeds']}"])
-        out.append(_table(["trainer", "seconds to threshold (all seeds)", "this / jaxrl", "seeds reaching it"],
+                          ", ".join(f"{x}/{r['num_seeds']}" for x in reached)])
+        out.append(_table(["trainer", "seconds to threshold (all seeds)", "this / jaxrl",
+                           "seeds reaching it, per repeat"],
                           table))
         out.append("")
     return "\n".join(out)

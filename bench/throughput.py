@@ -98,11 +98,11 @@ def bare_gymnax(num_envs: int, steps: int, repeats: int) -> dict:
 
 def brax_pair(env_id: str, num_envs: int, steps: int, repeats: int) -> dict:
     """Kernel (random policy) vs brax's wrapped env stepped by hand, on one brax env."""
-    from brax.envs.wrappers.training import wrap
-
     from jaxrl.envs import make_base
 
-    env = make(env_id, num_envs=num_envs)
+    env = make(env_id, num_envs=num_envs)  # imports brax through jaxrl's adapter (which quiets mujoco)
+    from brax.envs.wrappers.training import wrap
+
     dim = env.action_space.shape
 
     def policy(params, obs, key):
