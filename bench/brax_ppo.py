@@ -320,7 +320,7 @@ def main():
         reps = " ".join(f"{t:.2f}" for t in side["times"])
         print(f"{name:8s} {side['steps_per_second']:>17,.0f} {reps:>28s} {side['compile_seconds']:>10.1f}")
     print(f"ratio ours/brax: {result['ratio_ours_over_brax']:.3f}")
-    path = write_result("brax-ppo", result, args.out)
+    path = write_result("brax-ppo", result, args.out, quick=args.quick)
     plot(result, path.with_suffix(".png"))
 
 

@@ -61,8 +61,10 @@ def platform_tag() -> str:
     return jax.devices()[0].platform
 
 
-def write_result(name: str, result: dict, out: str | None = None) -> Path:
-    path = Path(out) if out else RESULTS / f"{name}-{platform_tag()}.json"
+def write_result(name: str, result: dict, out: str | None = None, quick: bool = False) -> Path:
+    """bench/results/<name>-<platform>.json, or <name>-<platform>-quick.json for a smoke run (which
+    bench/report.py leaves out of the README), or `out`."""
+    path = Path(out) if out else RESULTS / f"{name}-{platform_tag()}{'-quick' if quick else ''}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2, default=float) + "\n")
     print(f"wrote {path}")
@@ -89,6 +91,31 @@ def time_jitted(fn, *args, repeats: int = 3) -> dict:
     jax.block_until_ready(compiled(*args))
     seconds, times = median_time(lambda: jax.block_until_ready(compiled(*args)), repeats)
     return {"seconds": seconds, "times": times, "compile_seconds": compile_s}
+
+
+def bar_plots(result: dict, path: Path, key: str, xlabel: str, title, label, suptitle: str) -> None:
+    """One horizontal bar chart per env of result['results'][env][trainer][key]; jaxrl's bars in blue.
+    `title(env_id)` titles a panel, `label(value)` prints a value at its bar's end."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    envs = list(result["results"])
+    fig, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 3.4), squeeze=False)
+    for ax, env_id in zip(axes[0], envs):
+        rows = result["results"][env_id]
+        names = list(rows)
+        values = [rows[n][key] for n in names]
+        ax.barh(names, values, color=["tab:blue" if n.startswith("jaxrl") else "tab:gray" for n in names])
+        ax.set_xlabel(xlabel)
+        ax.set_title(title(env_id))
+        for y, v in enumerate(values):
+            ax.text(v, y, " " + label(v), va="center", fontsize=8)
+    fig.suptitle(f"{suptitle}, {result['device']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
 
 
 # ---- peers -----------------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def main():
                       flush=True)
     result = provenance(benchmark="compile_time", settings=vars(args), results=rows,
                         note="presets from configs/presets/<algo>/gymnax-<env>.yaml; persistent cache off")
-    path = write_result("compile-time", result, args.out)
+    path = write_result("compile-time", result, args.out, quick=args.quick)
 
     import matplotlib
 

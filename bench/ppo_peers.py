@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import provenance, run_peer, time_jitted, write_result  # noqa: E402
+from common import bar_plots, provenance, run_peer, time_jitted, write_result  # noqa: E402
 
 SETTINGS = {
     "CartPole-v1": {"num_envs": 16, "rollout_length": 128, "num_epochs": 4, "num_minibatches": 4, "iterations": 32},
@@ -60,26 +60,8 @@ def sb3_request(lib: str, env_id: str, s: dict, steps: int, repeats: int) -> dic
 
 
 def plot(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    envs = list(result["results"])
-    fig, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 3.6), squeeze=False)
-    for ax, env_id in zip(axes[0], envs):
-        rows = result["results"][env_id]
-        names = list(rows)
-        values = [rows[n]["steps_per_second"] for n in names]
-        ax.barh(names, values, color=["tab:blue" if n.startswith("jaxrl") else "tab:gray" for n in names])
-        ax.set_xlabel("env steps / s")
-        ax.set_title(f"PPO {env_id}")
-        for y, v in enumerate(values):
-            ax.text(v, y, f" {v:,.0f}", va="center", fontsize=8)
-    fig.suptitle(f"PPO training throughput, {result['device']}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    print(f"wrote {path}")
+    bar_plots(result, path, "steps_per_second", "env steps / s", lambda env_id: f"PPO {env_id}",
+              lambda v: f"{v:,.0f}", "PPO training throughput")
 
 
 def main():
@@ -118,7 +100,7 @@ def main():
     result = provenance(benchmark="ppo_peers", settings={e: SETTINGS[e] for e in args.envs}, hidden_sizes=HIDDEN,
                         activation="tanh", repeats=repeats, quick=args.quick, seeds=[0], results=results,
                         note="jaxrl_over_this = jaxrl (1 seed) steps/s / this row's steps/s")
-    path = write_result("ppo-peers", result, args.out)
+    path = write_result("ppo-peers", result, args.out, quick=args.quick)
     plot(result, path.with_suffix(".png"))
 
 

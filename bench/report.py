@@ -20,8 +20,9 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
 def _load(name: str):
-    return {p.stem.removeprefix(name + "-"): json.loads(p.read_text())
-            for p in sorted(RESULTS.glob(f"{name}-*.json")) if "smoke" not in p.stem and "quick" not in p.stem}
+    tags = {p.stem.removeprefix(name + "-"): p for p in sorted(RESULTS.glob(f"{name}-*.json"))}
+    return {tag: json.loads(p.read_text()) for tag, p in tags.items()
+            if "-" not in tag}  # <name>-<platform>.json only: not -quick or -smoke runs, nor other names
 
 
 def _header(r: dict) -> str:

@@ -218,7 +218,7 @@ def main():
               f"compile {row['compile_seconds']:.1f}s | xla temp {temp:.1f} MiB", flush=True)
     result = provenance(benchmark="throughput", env=ENV, settings=vars(args), seeds=[0], overhead=overhead, brax_overhead=brax_rows,
                         scaling_num_envs=by_envs, scaling_num_seeds=by_seeds)
-    path = write_result("throughput", result, args.out)
+    path = write_result("throughput", result, args.out, quick=args.quick)
     plot(result, path.with_suffix(".png"))
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import provenance, run_peer, steps_to_threshold, write_result  # noqa: E402
+from common import bar_plots, provenance, run_peer, steps_to_threshold, write_result  # noqa: E402
 
 THRESHOLD = {"CartPole-v1": 475.0, "Pendulum-v1": -250.0}
 # SB3 trains PPO on Pendulum at ~10 epochs x 32 minibatches per 4096 steps on the CPU: 8 sequential runs x 3
@@ -134,26 +134,8 @@ def peer(name: str, env_id: str, config, seeds: int, threshold: float, window: i
 
 
 def plot(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    envs = list(result["results"])
-    fig, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 3.2), squeeze=False)
-    for ax, env_id in zip(axes[0], envs):
-        rows = result["results"][env_id]
-        names = list(rows)
-        values = [rows[n]["seconds"] for n in names]
-        ax.barh(names, values, color=["tab:blue" if n.startswith("jaxrl") else "tab:gray" for n in names])
-        ax.set_xlabel("seconds until all 8 seeds reach the threshold")
-        ax.set_title(f"PPO {env_id} to {THRESHOLD[env_id]:g}")
-        for y, v in enumerate(values):
-            ax.text(v, y, f" {v:.1f}s", va="center", fontsize=8)
-    fig.suptitle(f"Time to return, {result['device']}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    print(f"wrote {path}")
+    bar_plots(result, path, "seconds", f"seconds until all {result['num_seeds']} seeds reach the threshold",
+              lambda env_id: f"PPO {env_id} to {THRESHOLD[env_id]:g}", lambda v: f"{v:.1f}s", "Time to return")
 
 
 def main():
@@ -187,7 +169,7 @@ def main():
         results[env_id] = rows
     result = provenance(benchmark="time_to_return", thresholds=THRESHOLD, window_steps=args.window_steps,
                         num_seeds=seeds, repeats=repeats, quick=args.quick, results=results)
-    path = write_result("time-to-return", result, args.out)
+    path = write_result("time-to-return", result, args.out, quick=args.quick)
     plot(result, path.with_suffix(".png"))
 
 
