@@ -49,7 +49,9 @@ def provenance(**extra) -> dict:
 
     from jaxrl.experiment import device_name
 
-    return {"device": device_name(), "device_count": jax.device_count(), "platform": platform.platform(),
+    command = "python " + " ".join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]])
+    return {"command": command, "device": device_name(), "device_count": jax.device_count(),
+            "platform": platform.platform(),
             "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
             "versions": versions("jaxrl", "jax", "jaxlib", "flax", "optax", "gymnax", "brax", "mujoco",
                                  "evosax"), **extra}

@@ -52,6 +52,6 @@ def test_ppo_peers_quick_smoke_run_writes_its_result(tmp_path):
     assert set(rows) == {"jaxrl", "jaxrl x2 seeds"}
     assert rows["jaxrl"]["steps_per_second"] > 0 and rows["jaxrl"]["jaxrl_over_this"] == 1.0
     assert rows["jaxrl x2 seeds"]["env_steps"] == 2 * rows["jaxrl"]["env_steps"]
-    for field in ("device", "versions", "date", "settings", "seeds"):
+    for field in ("command", "device", "versions", "date", "settings", "seeds"):
         assert field in result
     assert out.with_suffix(".png").exists()
