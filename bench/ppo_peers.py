@@ -1,9 +1,11 @@
-"""PPO training throughput side by side: jaxrl vs rejax, Stable-Baselines3 and sbx, same device, same run.
+"""On-policy training throughput side by side, same device, same run: PPO vs rejax, Stable-Baselines3 and
+sbx; A2C vs Stable-Baselines3 (the peers that have it).
 
-    .venv/bin/python bench/ppo_peers.py [--envs CartPole-v1 Pendulum-v1] [--peers rejax sb3 sbx] [--quick]
+    .venv/bin/python bench/ppo_peers.py [--cases "PPO CartPole-v1" ...] [--peers rejax sb3 sbx] [--quick]
 
-Equal settings on every side (table SETTINGS): num_envs, rollout length, epochs, minibatch size, (64, 64)
-tanh actor and critic, no observation or reward normalisation, the same number of env steps. jaxrl and
+Equal settings on every side (table CASES): num_envs, rollout length, epochs, minibatch size (PPO;
+A2C: one RMSProp step per rollout on n-step returns, as SB3's A2C), (64, 64) tanh actor and critic, no
+observation or reward normalisation, the same number of env steps. jaxrl and
 rejax run gymnax's envs (same jax/XLA version); SB3 and sbx run gymnasium's, in a DummyVecEnv. Each side:
 median of --repeats timed calls after compilation (sbx: after a warm-up `learn`), compile time apart.
 jaxrl is also timed with 8 seeds vmapped in one call (steps/s counts every seed's steps).
@@ -20,24 +22,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import bar_plots, provenance, run_peer, time_jitted, write_result  # noqa: E402
 
-SETTINGS = {
-    "CartPole-v1": {"num_envs": 16, "rollout_length": 128, "num_epochs": 4, "num_minibatches": 4, "iterations": 32},
-    "Pendulum-v1": {"num_envs": 16, "rollout_length": 256, "num_epochs": 10, "num_minibatches": 32,
-                    "iterations": 16},
+CASES = {
+    "PPO CartPole-v1": {"num_envs": 16, "rollout_length": 128, "num_epochs": 4, "num_minibatches": 4,
+                        "iterations": 32, "peers": ["rejax", "sb3", "sbx"]},
+    "PPO Pendulum-v1": {"num_envs": 16, "rollout_length": 256, "num_epochs": 10, "num_minibatches": 32,
+                        "iterations": 16, "peers": ["rejax", "sb3", "sbx"]},
+    # rejax and sbx have no A2C
+    "A2C CartPole-v1": {"num_envs": 16, "rollout_length": 5, "iterations": 800, "peers": ["sb3"]},
 }
 HIDDEN = [64, 64]
 
 
-def ours(env_id: str, s: dict, steps: int, num_seeds: int, repeats: int) -> dict:
+def ours(algo: str, env_id: str, s: dict, steps: int, num_seeds: int, repeats: int) -> dict:
     import jax
 
     from jaxrl.config import load_config
     from jaxrl.core.train import make_train_many
 
-    config = load_config([f"env=gymnax/{env_id}", "algo=ppo", f"algo.num_envs={s['num_envs']}",
-                          f"algo.rollout_length={s['rollout_length']}", f"algo.num_epochs={s['num_epochs']}",
-                          f"algo.num_minibatches={s['num_minibatches']}", "algo.normalize_obs=false",
-                          f"total_env_steps={steps}", f"num_seeds={num_seeds}"])
+    over = [f"env=gymnax/{env_id}", f"algo={algo}", f"algo.num_envs={s['num_envs']}",
+            f"algo.rollout_length={s['rollout_length']}", "algo.normalize_obs=false",
+            f"total_env_steps={steps}", f"num_seeds={num_seeds}"]
+    if algo == "ppo":
+        over += [f"algo.num_epochs={s['num_epochs']}", f"algo.num_minibatches={s['num_minibatches']}"]
+    else:  # a2c: n-step returns over the whole rollout, RMSProp, as SB3's A2C
+        over += [f"algo.n_steps={s['rollout_length']}", "algo.optimizer=rmsprop"]
+    config = load_config(over)
     keys = jax.random.split(jax.random.PRNGKey(0), num_seeds)
     r = time_jitted(make_train_many(config), keys, repeats=repeats)
     return dict(r, env_steps=steps * num_seeds)
@@ -50,24 +59,27 @@ def rejax_request(env_id: str, s: dict, steps: int, repeats: int) -> dict:
                        "agent_kwargs": {"activation": "tanh", "hidden_layer_sizes": HIDDEN}}}
 
 
-def sb3_request(lib: str, env_id: str, s: dict, steps: int, repeats: int) -> dict:
+def sb3_request(lib: str, algo: str, env_id: str, s: dict, steps: int, repeats: int) -> dict:
     batch = s["num_envs"] * s["rollout_length"]
-    return {"mode": "throughput", "lib": lib, "algo": "ppo", "env": env_id, "n_envs": s["num_envs"],
-            "repeats": repeats, "total_timesteps": steps, "warmup_timesteps": 2 * batch,
-            "kwargs": {"n_steps": s["rollout_length"], "batch_size": batch // s["num_minibatches"],
-                       "n_epochs": s["num_epochs"], "activation": "tanh",
-                       "policy_kwargs": {"net_arch": {"pi": HIDDEN, "vf": HIDDEN}}}}
+    kwargs = {"n_steps": s["rollout_length"], "activation": "tanh",
+              "policy_kwargs": {"net_arch": {"pi": HIDDEN, "vf": HIDDEN}}}
+    if algo == "ppo":
+        kwargs.update(batch_size=batch // s["num_minibatches"], n_epochs=s["num_epochs"])
+    return {"mode": "throughput", "lib": lib, "algo": algo, "env": env_id, "n_envs": s["num_envs"],
+            "repeats": repeats, "total_timesteps": steps, "warmup_timesteps": max(2 * batch, 1024),
+            "kwargs": kwargs}
 
 
 def plot(result: dict, path: Path) -> None:
-    bar_plots(result, path, "steps_per_second", "env steps / s", lambda env_id: f"PPO {env_id}",
-              lambda v: f"{v:,.0f}", "PPO training throughput")
+    bar_plots(result, path, "steps_per_second", "env steps / s", lambda case: case,
+              lambda v: f"{v:,.0f}", "On-policy training throughput")
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--envs", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
-    p.add_argument("--peers", nargs="*", default=["rejax", "sb3", "sbx"], choices=["rejax", "sb3", "sbx"])
+    p.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    p.add_argument("--peers", nargs="*", default=["rejax", "sb3", "sbx"], choices=["rejax", "sb3", "sbx"],
+                   help="peers to run, where a case has them")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seeds-in-one-call", type=int, default=8)
     p.add_argument("--quick", action="store_true", help="a quarter of the iterations, 1 repeat (smoke run)")
@@ -76,28 +88,30 @@ def main():
     repeats = 1 if args.quick else args.repeats
 
     results = {}
-    for env_id in args.envs:
-        s = SETTINGS[env_id]
+    for case in args.cases:
+        s = CASES[case]
+        algo, env_id = case.split()[0].lower(), case.split()[1]
         iterations = max(2, s["iterations"] // 4) if args.quick else s["iterations"]
         steps = s["num_envs"] * s["rollout_length"] * iterations
-        rows = {"jaxrl": ours(env_id, s, steps, 1, repeats)}
+        rows = {"jaxrl": ours(algo, env_id, s, steps, 1, repeats)}
         if args.seeds_in_one_call > 1:
-            rows[f"jaxrl x{args.seeds_in_one_call} seeds"] = ours(env_id, s, steps, args.seeds_in_one_call, repeats)
-        for peer in args.peers:
+            rows[f"jaxrl x{args.seeds_in_one_call} seeds"] = ours(algo, env_id, s, steps, args.seeds_in_one_call,
+                                                                  repeats)
+        for peer in [p for p in args.peers if p in s["peers"]]:
             if peer == "rejax":
                 rows[peer] = run_peer("rejax", "rejax_worker.py", rejax_request(env_id, s, steps, repeats))
             else:
-                rows[peer] = run_peer("sb3", "sb3_worker.py", sb3_request(peer, env_id, s, steps, repeats))
+                rows[peer] = run_peer("sb3", "sb3_worker.py", sb3_request(peer, algo, env_id, s, steps, repeats))
         for name, row in rows.items():
             row["steps_per_second"] = row["env_steps"] / row["seconds"]
         base = rows["jaxrl"]["steps_per_second"]
         for name, row in rows.items():
             row["jaxrl_over_this"] = base / row["steps_per_second"]
-            print(f"PPO {env_id:12s} {name:18s} {row['steps_per_second']:>11,.0f} steps/s  "
+            print(f"{case:16s} {name:18s} {row['steps_per_second']:>11,.0f} steps/s  "
                   f"jaxrl/this {row['jaxrl_over_this']:6.2f}  compile {row.get('compile_seconds', row.get('warmup_seconds', 0)):.1f}s",
                   flush=True)
-        results[env_id] = rows
-    result = provenance(benchmark="ppo_peers", settings={e: SETTINGS[e] for e in args.envs}, hidden_sizes=HIDDEN,
+        results[case] = rows
+    result = provenance(benchmark="ppo_peers", settings={c: CASES[c] for c in args.cases}, hidden_sizes=HIDDEN,
                         activation="tanh", repeats=repeats, quick=args.quick, seeds=[0], results=results,
                         note="jaxrl_over_this = jaxrl (1 seed) steps/s / this row's steps/s")
     path = write_result("ppo-peers", result, args.out, quick=args.quick)

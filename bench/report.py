@@ -43,10 +43,11 @@ def _n(x: float) -> str:
 
 def ppo_peers(r: dict) -> str:
     out = [_header(r), ""]
-    for env_id, rows in r["results"].items():
-        s = r["settings"][env_id]
-        out.append(f"PPO {env_id}: {s['num_envs']} envs x {s['rollout_length']} steps, {s['num_epochs']} epochs x "
-                   f"{s['num_minibatches']} minibatches, (64, 64) tanh, "
+    for case, rows in r["results"].items():
+        s = r["settings"][case]
+        update = (f"{s['num_epochs']} epochs x {s['num_minibatches']} minibatches" if "num_epochs" in s
+                  else "one RMSProp step per rollout")
+        out.append(f"{case}: {s['num_envs']} envs x {s['rollout_length']} steps, {update}, (64, 64) tanh, "
                    f"{rows['jaxrl']['env_steps']:,} env steps per call, median of {r['repeats']}.\n")
         out.append(_table(["trainer", "env steps/s", "jaxrl (1 seed) / this", "compile or warm-up s"],
                           [[name, _n(row["steps_per_second"]), f"{row['jaxrl_over_this']:.2f}",
@@ -140,7 +141,7 @@ def es(r: dict) -> str:
     return "\n".join(out)
 
 
-SECTIONS = [("ppo-peers", "PPO training throughput vs peers", ppo_peers),
+SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),
             ("throughput", "Kernel overhead and scaling", throughput),
             ("time-to-return", "Time to a return threshold, 8 seeds", time_to_return),
             ("compile-time", "Compile time of train", compile_time),

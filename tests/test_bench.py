@@ -44,11 +44,11 @@ def test_report_matches_the_result_files():
 def test_ppo_peers_quick_smoke_run_writes_its_result(tmp_path):
     out = tmp_path / "ppo-peers.json"
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "ppo_peers.py"), "--quick", "--peers",
-                           "--envs", "CartPole-v1", "--seeds-in-one-call", "2", "--out", str(out)],
+                           "--cases", "PPO CartPole-v1", "--seeds-in-one-call", "2", "--out", str(out)],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
-    rows = result["results"]["CartPole-v1"]
+    rows = result["results"]["PPO CartPole-v1"]
     assert set(rows) == {"jaxrl", "jaxrl x2 seeds"}
     assert rows["jaxrl"]["steps_per_second"] > 0 and rows["jaxrl"]["jaxrl_over_this"] == 1.0
     assert rows["jaxrl x2 seeds"]["env_steps"] == 2 * rows["jaxrl"]["env_steps"]
