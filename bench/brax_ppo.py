@@ -116,28 +116,37 @@ def jaxrl_config(args):
     return load_config(overrides + [f"total_env_steps={steps}"])
 
 
-def run_jaxrl(config, iterations: int, repeats: int, clock: CompileClock) -> dict:
-    algo = config.algo_config
-    steps = iterations * algo.num_envs * algo.rollout_length
-    keys = jax.random.split(jax.random.PRNGKey(config.seed), config.num_seeds)
-    c0 = clock.read()
-    t0 = time.perf_counter()
-    compiled = jax.jit(make_train_many(config)).lower(keys).compile()
-    compile_s = time.perf_counter() - t0
-    c1 = clock.read()
-    t0 = time.perf_counter()
-    jax.block_until_ready(compiled(keys))
-    warmup_s = time.perf_counter() - t0
-    times = []
-    for _ in range(repeats):
+class JaxrlSide:
+    """jaxrl's compiled training program, timed one call at a time so that its repeats can be interleaved
+    with brax's epochs (`between` hook of run_brax): both sides then see the same machine noise."""
+
+    def __init__(self, config, iterations: int, clock: CompileClock):
+        algo = config.algo_config
+        self.steps = iterations * algo.num_envs * algo.rollout_length
+        self.keys = jax.random.split(jax.random.PRNGKey(config.seed), config.num_seeds)
+        self.clock = clock
+        c0 = clock.read()
         t0 = time.perf_counter()
-        jax.block_until_ready(compiled(keys))
-        times.append(time.perf_counter() - t0)
-    c2 = clock.read()
-    seconds = statistics.median(times)
-    return {"compile_seconds": compile_s, "xla_compile_seconds": c1[0] - c0[0], "xla_compiles": c1[1] - c0[1],
-            "xla_compiles_while_timed": c2[1] - c1[1], "warmup_seconds": warmup_s, "times": times,
-            "seconds": seconds, "env_steps_per_repeat": steps, "steps_per_second": steps / seconds}
+        self.compiled = jax.jit(make_train_many(config)).lower(self.keys).compile()
+        self.compile_s = time.perf_counter() - t0
+        self.c1 = clock.read()
+        self.xla = (self.c1[0] - c0[0], self.c1[1] - c0[1])
+        t0 = time.perf_counter()
+        jax.block_until_ready(self.compiled(self.keys))
+        self.warmup_s = time.perf_counter() - t0
+        self.times = []
+
+    def timed_call(self) -> None:
+        t0 = time.perf_counter()
+        jax.block_until_ready(self.compiled(self.keys))
+        self.times.append(time.perf_counter() - t0)
+
+    def result(self) -> dict:
+        seconds = statistics.median(self.times)
+        return {"compile_seconds": self.compile_s, "xla_compile_seconds": self.xla[0], "xla_compiles": self.xla[1],
+                "xla_compiles_while_timed": self.clock.read()[1] - self.c1[1], "warmup_seconds": self.warmup_s,
+                "times": self.times, "seconds": seconds, "env_steps_per_repeat": self.steps,
+                "steps_per_second": self.steps / seconds}
 
 
 def _replicate(tree, devices):
@@ -190,7 +199,9 @@ def brax_kwargs(config, base_env, iterations: int, epochs: int) -> dict:
         num_evals=epochs + 1, run_evals=False, num_eval_envs=1, log_training_metrics=False)
 
 
-def run_brax(config, iterations: int, repeats: int, clock: CompileClock) -> dict:
+def run_brax(config, iterations: int, repeats: int, clock: CompileClock, between=None) -> dict:
+    """brax's PPO trainer for repeats + 1 epochs; `between()` runs on the host after each of the first
+    `repeats` epochs (outside brax's epoch clock), so jaxrl's timed calls sit between brax's timed epochs."""
     from brax.training.agents.ppo import train as brax_ppo
 
     compat = brax_compat()
@@ -199,9 +210,15 @@ def run_brax(config, iterations: int, repeats: int, clock: CompileClock) -> dict
     epochs = repeats + 1
     kwargs = brax_kwargs(config, base_env, iterations, epochs)
     marks = []  # one per epoch: (host time, env steps, brax's cumulative training walltime, compiles so far)
+    outside = []  # seconds spent in `between` (jaxrl's calls), taken off brax's call time
+    resumed = []  # host time at which progress_fn handed control back to brax (after `between`)
 
     def progress(step, metrics):
         marks.append((time.perf_counter(), int(step), float(metrics["training/walltime"]), clock.read()))
+        if between is not None and len(marks) <= repeats:
+            between()
+        resumed.append(time.perf_counter())
+        outside.append(resumed[-1] - marks[-1][0])
 
     c0 = clock.read()
     t0 = time.perf_counter()
@@ -213,8 +230,7 @@ def run_brax(config, iterations: int, repeats: int, clock: CompileClock) -> dict
                            f"epochs of {steps}")
     walltime = [0.0] + [m[2] for m in marks]
     epoch_s = [walltime[i + 1] - walltime[i] for i in range(epochs)]
-    host = [t0] + [m[0] for m in marks]
-    host_s = [host[i + 1] - host[i] for i in range(epochs)]
+    host_s = [m[0] - start for m, start in zip(marks, [t0] + resumed)]  # brax's host time per epoch
     times = epoch_s[1:]
     seconds = statistics.median(times)
     compiles = [m[3] for m in marks]
@@ -224,7 +240,7 @@ def run_brax(config, iterations: int, repeats: int, clock: CompileClock) -> dict
                                     **{k: (getattr(v, "__name__", repr(v)) if callable(v) else v)
                                        for k, v in kwargs["network_factory"].keywords.items()}}
     return {"train_kwargs": printable, "backend": base_env.backend, "compat_shim": compat, "epochs": epochs,
-            "epoch_seconds": epoch_s, "progress_fn_interval_seconds": host_s, "train_call_seconds": call_s,
+            "epoch_seconds": epoch_s, "progress_fn_interval_seconds": host_s, "train_call_seconds": call_s - sum(outside),
             "first_epoch_seconds": epoch_s[0], "compile_seconds": epoch_s[0] - seconds,
             "setup_seconds": host_s[0] - epoch_s[0],
             "xla_compile_seconds_in_first_epoch": first_epoch_compiles[0],
@@ -279,7 +295,7 @@ def main():
     p.add_argument("--num-epochs", type=int, default=None, help="default: jaxrl's config/preset")
     p.add_argument("--num-minibatches", type=int, default=None, help="default: jaxrl's config/preset")
     p.add_argument("--iterations", type=int, default=20, help="training iterations per timed repeat")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 32 envs x 16 steps, 2 iterations, 2 repeats (unless given)")
     p.add_argument("--out", default=None)
@@ -307,13 +323,16 @@ def main():
           f"{a.num_minibatches} minibatches, {args.iterations} iterations x {args.repeats} repeats "
           f"on {jax.devices()[0]}", flush=True)
     clock = CompileClock()
-    ours = run_jaxrl(config, args.iterations, args.repeats, clock)
+    side = JaxrlSide(config, args.iterations, clock)
+    print(f"jaxrl  compiled in {side.compile_s:.1f}s; brax's train() now runs, with jaxrl's timed calls "
+          f"between its epochs", flush=True)
+    brax = run_brax(config, args.iterations, args.repeats, clock, between=side.timed_call)
+    ours = side.result()
     print(f"jaxrl  {ours['steps_per_second']:>12,.0f} steps/s  compile {ours['compile_seconds']:.1f}s", flush=True)
-    brax = run_brax(config, args.iterations, args.repeats, clock)
     print(f"brax   {brax['steps_per_second']:>12,.0f} steps/s  compile {brax['compile_seconds']:.1f}s", flush=True)
     ours["config"] = config.to_dict()
     result = provenance(benchmark="brax-ppo", env=args.env, seeds=[SEED], arguments=vars(args),
-                        settings=settings, jaxrl=ours, brax=brax,
+                        settings=settings, jaxrl=ours, brax=brax, interleaved=True,
                         ratio_ours_over_brax=ours["steps_per_second"] / brax["steps_per_second"])
     print(f"\n{'trainer':8s} {'steps/s (median)':>17s} {'repeats (s)':>28s} {'compile s':>10s}")
     for name, side in (("jaxrl", ours), ("brax", brax)):

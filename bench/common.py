@@ -83,16 +83,34 @@ def median_time(fn, repeats: int) -> tuple[float, list[float]]:
     return statistics.median(times), times
 
 
-def time_jitted(fn, *args, repeats: int = 3) -> dict:
-    """Compile `fn` for `args` (timed apart), warm it up once, then the median of `repeats` calls."""
+def interleaved_medians(fns: dict, repeats: int) -> dict:
+    """Time several blocking calls side by side: `repeats` rounds, each calling every fn once in turn
+    (A B A B ...), so that a slow spell of a shared machine falls on every side alike. Returns
+    {name: (median seconds, [seconds per round])}."""
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: (statistics.median(t), t) for name, t in times.items()}
+
+
+def compile_timed(fn, *args):
+    """Compile jax.jit(fn) for args (timed) and run it once; returns (a blocking call of the compiled
+    program, {"compile_seconds", and XLA's memory estimate "xla_memory_bytes" where the backend has one})."""
     import jax
 
     t0 = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
-    compile_s = time.perf_counter() - t0
+    info = {"compile_seconds": time.perf_counter() - t0}
     jax.block_until_ready(compiled(*args))
-    seconds, times = median_time(lambda: jax.block_until_ready(compiled(*args)), repeats)
-    return {"seconds": seconds, "times": times, "compile_seconds": compile_s}
+    mem = compiled.memory_analysis()
+    if mem is not None:
+        info["xla_memory_bytes"] = {k: int(getattr(mem, k)) for k in
+                                    ("argument_size_in_bytes", "output_size_in_bytes", "temp_size_in_bytes",
+                                     "generated_code_size_in_bytes") if hasattr(mem, k)}
+    return (lambda: jax.block_until_ready(compiled(*args))), info
 
 
 def bar_plots(result: dict, path: Path, key: str, xlabel: str, title, label, suptitle: str) -> None:

@@ -48,7 +48,9 @@ def ppo_peers(r: dict) -> str:
         update = (f"{s['num_epochs']} epochs x {s['num_minibatches']} minibatches" if "num_epochs" in s
                   else "one RMSProp step per rollout")
         out.append(f"{case}: {s['num_envs']} envs x {s['rollout_length']} steps, {update}, (64, 64) tanh, "
-                   f"{rows['jaxrl']['env_steps']:,} env steps per call, median of {r['repeats']}.\n")
+                   f"{rows['jaxrl']['env_steps']:,} env steps per call, median of {r['repeats']}"
+                   + (f" in each of {r['rounds']} rounds that run every trainer in turn; a ratio is the median of "
+                      f"the rounds' ratios" if r.get("rounds", 1) > 1 else "") + ".\n")
         out.append(_table(["trainer", "env steps/s", "jaxrl (1 seed) / this", "compile or warm-up s"],
                           [[name, _n(row["steps_per_second"]), f"{row['jaxrl_over_this']:.2f}",
                             f"{row.get('compile_seconds', row.get('warmup_seconds', 0)):.1f}"]
@@ -58,7 +60,9 @@ def ppo_peers(r: dict) -> str:
 
 
 def throughput(r: dict) -> str:
-    out = [_header(r), "", "Kernel overhead (random policy, CartPole-v1, 1 seed):", ""]
+    rounds = (f", median of {r['settings']['repeats']} interleaved rounds (kernel, bare, kernel, ...)"
+              if r.get("interleaved_pairs") else "")
+    out = [_header(r), "", f"Kernel overhead (random policy, CartPole-v1, 1 seed{rounds}):", ""]
     out.append(_table(["num_envs", "bare gymnax loop steps/s", "jaxrl kernel steps/s", "kernel / bare"],
                       [[row["num_envs"], _n(row["bare_env_loop"]["steps_per_second"]),
                         _n(row["kernel_random_policy"]["steps_per_second"]), f"{row['kernel_over_bare']:.3f}"]
@@ -115,7 +119,8 @@ def brax_ppo(r: dict) -> str:
     s = r["settings"]
     head = (f"PPO on {r['env']}: {s['num_envs']} envs x {s['rollout_length']} steps, {s['num_epochs']} epochs x "
             f"{s['num_minibatches']} minibatches, {s['env_steps_per_repeat']:,} env steps per repeat, median of "
-            f"{s['repeats']}.\n")
+            f"{s['repeats']}" + (" (jaxrl's calls interleaved with brax's epochs)" if r.get("interleaved") else "")
+            + ".\n")
     rows = [["jaxrl", _n(r["jaxrl"]["steps_per_second"]), f"{r['jaxrl']['compile_seconds']:.1f}", "-"],
             ["brax ppo.train", _n(r["brax"]["steps_per_second"]), f"{r['brax']['compile_seconds']:.1f}",
              f"{r['brax']['setup_seconds']:.1f}"]]

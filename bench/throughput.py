@@ -14,7 +14,9 @@
    temporaries: `compiled.memory_analysis()`) and, on a GPU, the device's peak bytes in use.
 
 Each point: median of --repeats calls after compilation (compile time apart); every call runs at least
---min-steps env steps so that small configurations are not timed on microseconds.
+--min-steps env steps so that small configurations are not timed on microseconds. The two sides of an
+overhead ratio are timed in interleaved rounds (kernel, bare, kernel, bare, ...), so that slow spells of
+a shared machine fall on both alike.
 Writes bench/results/throughput-<platform>.json and .png.
 """
 from __future__ import annotations
@@ -28,7 +30,7 @@ import jax
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import median_time, provenance, write_result  # noqa: E402
+from common import compile_timed, interleaved_medians, median_time, provenance, write_result  # noqa: E402
 from jaxrl.config import load_config  # noqa: E402
 from jaxrl.core import rollout as kernel  # noqa: E402
 from jaxrl.core.train import make_train_many  # noqa: E402
@@ -38,24 +40,26 @@ ENV = "gymnax/CartPole-v1"
 
 
 def measure(fn, *args, repeats: int) -> dict:
-    t0 = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
-    compile_s = time.perf_counter() - t0
-    jax.block_until_ready(compiled(*args))
-    seconds, times = median_time(lambda: jax.block_until_ready(compiled(*args)), repeats)
-    out = {"seconds": seconds, "times": times, "compile_seconds": compile_s}
-    mem = compiled.memory_analysis()
-    if mem is not None:
-        out["xla_memory_bytes"] = {k: int(getattr(mem, k)) for k in
-                                   ("argument_size_in_bytes", "output_size_in_bytes", "temp_size_in_bytes",
-                                    "generated_code_size_in_bytes") if hasattr(mem, k)}
+    """One program: median of `repeats` calls after compilation, with the device's peak memory if known."""
+    call, out = compile_timed(fn, *args)
+    out["seconds"], out["times"] = median_time(call, repeats)
     stats = jax.devices()[0].memory_stats()
     if stats and "peak_bytes_in_use" in stats:
         out["device_peak_bytes_in_use"] = int(stats["peak_bytes_in_use"])
     return out
 
 
-def kernel_random(num_envs: int, steps: int, repeats: int) -> dict:
+def measure_pair(programs: dict, env_steps: int, repeats: int) -> dict:
+    """Programs compared with each other ({name: (fn, args)}), each compiled apart, then timed in
+    interleaved rounds (common.interleaved_medians); adds steps_per_second for `env_steps` per call."""
+    compiled = {name: compile_timed(fn, *args) for name, (fn, args) in programs.items()}
+    timed = interleaved_medians({name: call for name, (call, _) in compiled.items()}, repeats)
+    return {name: dict(compiled[name][1], seconds=timed[name][0], times=timed[name][1],
+                       steps_per_second=env_steps / timed[name][0]) for name in programs}
+
+
+def kernel_random(num_envs: int, steps: int):
+    """jaxrl's kernel with a uniform random policy: the program (fn of a key) to time."""
     env = make(ENV, num_envs=num_envs)
     n = env.action_space.n
 
@@ -67,11 +71,10 @@ def kernel_random(num_envs: int, steps: int, repeats: int) -> dict:
         _, tr = kernel.rollout(env, policy, None, state, key, steps)
         return tr.reward.sum()
 
-    r = measure(run, jax.random.PRNGKey(0), repeats=repeats)
-    return dict(r, steps_per_second=num_envs * steps / r["seconds"])
+    return run
 
 
-def bare_gymnax(num_envs: int, steps: int, repeats: int) -> dict:
+def bare_gymnax(num_envs: int, steps: int):
     """The bound: gymnax's own auto-resetting step, vmapped and scanned by hand, random actions."""
     import gymnax
 
@@ -92,8 +95,7 @@ def bare_gymnax(num_envs: int, steps: int, repeats: int) -> dict:
         (_, total), _ = jax.lax.scan(step, (state, 0.0), jax.random.split(key, steps))
         return total
 
-    r = measure(run, jax.random.PRNGKey(0), repeats=repeats)
-    return dict(r, steps_per_second=num_envs * steps / r["seconds"])
+    return run
 
 
 def brax_pair(env_id: str, num_envs: int, steps: int, repeats: int) -> dict:
@@ -128,10 +130,9 @@ def brax_pair(env_id: str, num_envs: int, steps: int, repeats: int) -> dict:
         (_, total), _ = jax.lax.scan(step, (state, 0.0), jax.random.split(key, steps))
         return total
 
-    rows = {}
-    for name, fn in (("kernel_random_policy", ours), ("bare_env_loop", bare)):
-        r = measure(fn, jax.random.PRNGKey(0), repeats=repeats)
-        rows[name] = dict(r, steps_per_second=num_envs * steps / r["seconds"])
+    key = jax.random.PRNGKey(0)
+    rows = measure_pair({"kernel_random_policy": (ours, (key,)), "bare_env_loop": (bare, (key,))},
+                        num_envs * steps, repeats)
     return {"env": env_id, "backend": base.backend, "num_envs": num_envs, "steps": steps, **rows,
             "kernel_over_bare": rows["kernel_random_policy"]["steps_per_second"]
             / rows["bare_env_loop"]["steps_per_second"]}
@@ -183,7 +184,7 @@ def main():
     p.add_argument("--brax-env", default="brax/inverted_pendulum", help="'' skips the brax overhead rows")
     p.add_argument("--brax-num-envs", type=int, nargs="+", default=[32], help="on a GPU: e.g. 32 2048")
     p.add_argument("--brax-steps", type=int, default=256)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--quick", action="store_true", help="few sizes, small calls, 1 repeat (smoke run)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
@@ -194,8 +195,10 @@ def main():
     overhead = []
     for num_envs in args.num_envs:
         steps = max(64, args.min_steps // num_envs)
-        ours = kernel_random(num_envs, steps, args.repeats)
-        bare = bare_gymnax(num_envs, steps, args.repeats)
+        key = jax.random.PRNGKey(0)
+        pair = measure_pair({"kernel": (kernel_random(num_envs, steps), (key,)),
+                             "bare": (bare_gymnax(num_envs, steps), (key,))}, num_envs * steps, args.repeats)
+        ours, bare = pair["kernel"], pair["bare"]
         row = {"num_envs": num_envs, "steps": steps, "kernel_random_policy": ours, "bare_env_loop": bare,
                "kernel_over_bare": ours["steps_per_second"] / bare["steps_per_second"]}
         overhead.append(row)
@@ -216,7 +219,7 @@ def main():
         temp = row.get("xla_memory_bytes", {}).get("temp_size_in_bytes", 0) / 2**20
         print(f"ppo     envs {num_envs:5d} seeds {num_seeds:2d} | {row['steps_per_second']:>11,.0f} steps/s | "
               f"compile {row['compile_seconds']:.1f}s | xla temp {temp:.1f} MiB", flush=True)
-    result = provenance(benchmark="throughput", env=ENV, settings=vars(args), seeds=[0], overhead=overhead, brax_overhead=brax_rows,
+    result = provenance(benchmark="throughput", env=ENV, settings=vars(args), seeds=[0], interleaved_pairs=True, overhead=overhead, brax_overhead=brax_rows,
                         scaling_num_envs=by_envs, scaling_num_seeds=by_seeds)
     path = write_result("throughput", result, args.out, quick=args.quick)
     plot(result, path.with_suffix(".png"))

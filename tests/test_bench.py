@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import PEERS, peer_python, steps_to_threshold  # noqa: E402
+from common import PEERS, interleaved_medians, peer_python, steps_to_threshold  # noqa: E402
 
 
 def test_steps_to_threshold_uses_a_trailing_window_in_env_steps():
@@ -26,6 +26,15 @@ def test_steps_to_threshold_uses_a_trailing_window_in_env_steps():
     assert steps_to_threshold(steps, sums, counts, 101, 200) == (None, None)
     # rollouts with no finished episode never count as reaching the threshold
     assert steps_to_threshold([1, 2], [0.0, 0.0], [0, 0], -1e9, 10) == (None, None)
+
+
+def test_interleaved_medians_alternates_the_sides():
+    calls = []
+    out = interleaved_medians({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=3)
+    assert calls == ["a", "b"] * 3
+    assert set(out) == {"a", "b"}
+    for median, times in out.values():
+        assert len(times) == 3 and min(times) <= median <= max(times)
 
 
 def test_unknown_peer_is_named():
