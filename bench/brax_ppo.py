@@ -210,7 +210,6 @@ def run_brax(config, iterations: int, repeats: int, clock: CompileClock, between
     epochs = repeats + 1
     kwargs = brax_kwargs(config, base_env, iterations, epochs)
     marks = []  # one per epoch: (host time, env steps, brax's cumulative training walltime, compiles so far)
-    outside = []  # seconds spent in `between` (jaxrl's calls), taken off brax's call time
     resumed = []  # host time at which progress_fn handed control back to brax (after `between`)
 
     def progress(step, metrics):
@@ -218,7 +217,6 @@ def run_brax(config, iterations: int, repeats: int, clock: CompileClock, between
         if between is not None and len(marks) <= repeats:
             between()
         resumed.append(time.perf_counter())
-        outside.append(resumed[-1] - marks[-1][0])
 
     c0 = clock.read()
     t0 = time.perf_counter()
@@ -231,6 +229,7 @@ def run_brax(config, iterations: int, repeats: int, clock: CompileClock, between
     walltime = [0.0] + [m[2] for m in marks]
     epoch_s = [walltime[i + 1] - walltime[i] for i in range(epochs)]
     host_s = [m[0] - start for m, start in zip(marks, [t0] + resumed)]  # brax's host time per epoch
+    outside = sum(r - m[0] for m, r in zip(marks, resumed))  # time in progress_fn (jaxrl's calls)
     times = epoch_s[1:]
     seconds = statistics.median(times)
     compiles = [m[3] for m in marks]
@@ -240,7 +239,7 @@ def run_brax(config, iterations: int, repeats: int, clock: CompileClock, between
                                     **{k: (getattr(v, "__name__", repr(v)) if callable(v) else v)
                                        for k, v in kwargs["network_factory"].keywords.items()}}
     return {"train_kwargs": printable, "backend": base_env.backend, "compat_shim": compat, "epochs": epochs,
-            "epoch_seconds": epoch_s, "progress_fn_interval_seconds": host_s, "train_call_seconds": call_s - sum(outside),
+            "epoch_seconds": epoch_s, "progress_fn_interval_seconds": host_s, "train_call_seconds": call_s - outside,
             "first_epoch_seconds": epoch_s[0], "compile_seconds": epoch_s[0] - seconds,
             "setup_seconds": host_s[0] - epoch_s[0],
             "xla_compile_seconds_in_first_epoch": first_epoch_compiles[0],

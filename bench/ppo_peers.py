@@ -38,8 +38,8 @@ CASES = {
 HIDDEN = [64, 64]
 
 
-def ours(algo: str, env_id: str, s: dict, steps: int, num_seeds: int):
-    """jaxrl's training program, compiled once; returns a function of `repeats` that times it."""
+def ours(algo: str, env_id: str, s: dict, steps: int, num_seeds: int, repeats: int):
+    """jaxrl's training program, compiled once; returns a function that times `repeats` calls of it."""
     import jax
 
     from jaxrl.config import load_config
@@ -56,7 +56,7 @@ def ours(algo: str, env_id: str, s: dict, steps: int, num_seeds: int):
     keys = jax.random.split(jax.random.PRNGKey(0), num_seeds)
     call, info = compile_timed(make_train_many(config), keys)
 
-    def timed(repeats: int) -> dict:
+    def timed() -> dict:
         seconds, times = median_time(call, repeats)
         return dict(info, seconds=seconds, times=times, env_steps=steps * num_seeds)
 
@@ -79,12 +79,6 @@ def sb3_request(lib: str, algo: str, env_id: str, s: dict, steps: int, repeats: 
     return {"mode": "throughput", "lib": lib, "algo": algo, "env": env_id, "n_envs": s["num_envs"],
             "repeats": repeats, "total_timesteps": steps, "warmup_timesteps": max(2 * batch, 1024),
             "kwargs": kwargs}
-
-
-def peer_side(venv: str, worker: str, request: dict, repeats: int) -> dict:
-    """One round of a peer: a fresh worker process times `request["repeats"]` (= repeats) calls."""
-    assert request["repeats"] == repeats
-    return run_peer(venv, worker, request)
 
 
 def plot(result: dict, path: Path) -> None:
@@ -113,20 +107,21 @@ def main():
         algo, env_id = case.split()[0].lower(), case.split()[1]
         iterations = max(2, s["iterations"] // 4) if args.quick else s["iterations"]
         steps = s["num_envs"] * s["rollout_length"] * iterations
-        sides = {"jaxrl": ours(algo, env_id, s, steps, 1)}
+        sides = {"jaxrl": ours(algo, env_id, s, steps, 1, repeats)}
         if args.seeds_in_one_call > 1:
-            sides[f"jaxrl x{args.seeds_in_one_call} seeds"] = ours(algo, env_id, s, steps, args.seeds_in_one_call)
+            sides[f"jaxrl x{args.seeds_in_one_call} seeds"] = ours(algo, env_id, s, steps, args.seeds_in_one_call,
+                                                                   repeats)
         for peer in [p for p in args.peers if p in s["peers"]]:
             if peer == "rejax":
                 venv, worker, request = "rejax", "rejax_worker.py", rejax_request(env_id, s, steps, repeats)
             else:
                 venv, worker, request = "sb3", "sb3_worker.py", sb3_request(peer, algo, env_id, s, steps, repeats)
-            sides[peer] = functools.partial(peer_side, venv, worker, request)
+            sides[peer] = functools.partial(run_peer, venv, worker, request)  # a fresh worker per round
         # Rounds: every side once per round, in turn, so that a slow spell of the machine falls on all sides.
         by_round = {name: [] for name in sides}
         for _ in range(rounds):
             for name, side in sides.items():
-                row = side(repeats)
+                row = side()
                 row["steps_per_second"] = row["env_steps"] / row["seconds"]
                 by_round[name].append(row)
         rows = {}
