@@ -16,6 +16,8 @@ _ALGOS = {
     "reinforce": ("jaxrl.agents.reinforce", "ReinforceConfig"),
     "vpg": ("jaxrl.agents.vpg", "VPGConfig"),
     "trpo": ("jaxrl.agents.trpo", "TRPOConfig"),
+    "dqn": ("jaxrl.agents.dqn", "DQNConfig"),
+    "sac": ("jaxrl.agents.sac", "SACConfig"),
     "es": ("jaxrl.es.trainer", "ESConfig"),
 }
 

@@ -114,3 +114,75 @@ def action_head_for(action_space) -> nn.Module:
 def greedy_action(dist: distrax.Distribution) -> jax.Array:
     """Mode of the policy: argmax for categorical, mean for Gaussian."""
     return dist.mode()
+
+
+class QNetwork(nn.Module):
+    """Action values Q(s, ·) for discrete actions; `dueling` splits them into V(s) + A(s, ·) - mean A
+    (Wang et al. 2016)."""
+
+    num_actions: int
+    hidden_sizes: Sequence[int] = (64, 64)
+    activation: str = "relu"
+    obs_ndim: int = 1
+    dueling: bool = False
+
+    @nn.compact
+    def __call__(self, obs) -> jax.Array:
+        x = MLP(self.hidden_sizes, self.activation, self.obs_ndim)(obs)
+        if not self.dueling:
+            return _dense(self.num_actions, 1.0)(x)
+        value = _dense(1, 1.0)(x)
+        advantage = _dense(self.num_actions, 1.0)(x)
+        return value + advantage - advantage.mean(-1, keepdims=True)
+
+
+class ContinuousQ(nn.Module):
+    """Q(s, a) for continuous actions: an MLP over the concatenated observation and action."""
+
+    hidden_sizes: Sequence[int] = (256, 256)
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, obs, action) -> jax.Array:
+        x = jnp.concatenate([obs.reshape(obs.shape[: action.ndim - 1] + (-1,)), action], -1)
+        return _dense(1, 1.0)(MLP(self.hidden_sizes, self.activation)(x)).squeeze(-1)
+
+
+class CriticEnsemble(nn.Module):
+    """`num_critics` independent Q(s, a) networks (clipped double Q); returns [num_critics, ...]."""
+
+    num_critics: int = 2
+    hidden_sizes: Sequence[int] = (256, 256)
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, obs, action) -> jax.Array:
+        ensemble = nn.vmap(ContinuousQ, variable_axes={"params": 0}, split_rngs={"params": True},
+                           in_axes=None, out_axes=0, axis_size=self.num_critics)
+        return ensemble(self.hidden_sizes, self.activation)(obs, action)
+
+
+class TanhGaussianActor(nn.Module):
+    """Squashed Gaussian policy (Haarnoja et al. 2018): returns the pre-squash mean and a log standard
+    deviation bounded in [log_std_min, log_std_max]; `tanh_gaussian` makes the distribution."""
+
+    action_dim: int
+    hidden_sizes: Sequence[int] = (256, 256)
+    activation: str = "relu"
+    obs_ndim: int = 1
+    log_std_min: float = -5.0
+    log_std_max: float = 2.0
+
+    @nn.compact
+    def __call__(self, obs) -> tuple[jax.Array, jax.Array]:
+        x = MLP(self.hidden_sizes, self.activation, self.obs_ndim)(obs)
+        mean = _dense(self.action_dim, 0.01)(x)
+        log_std = jnp.tanh(_dense(self.action_dim, 0.01)(x))  # smooth bound, as in CleanRL / SpinningUp
+        log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (log_std + 1.0)
+        return mean, log_std
+
+
+def tanh_gaussian(mean: jax.Array, log_std: jax.Array) -> distrax.Distribution:
+    """tanh(N(mean, exp(log_std))) per dimension; `sample_and_log_prob` includes the tanh Jacobian."""
+    return distrax.Transformed(distrax.MultivariateNormalDiag(mean, jnp.exp(log_std)),
+                               distrax.Block(distrax.Tanh(), ndims=1))

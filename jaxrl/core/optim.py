@@ -1,6 +1,8 @@
 """Optimiser construction (optax), written once: global-norm clipping, optional linear annealing."""
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import optax
 
 
@@ -17,3 +19,17 @@ def make_optimizer(lr, max_grad_norm, anneal_steps: int | None = None, kind: str
     else:
         raise ValueError(f"unknown optimizer {kind!r}; allowed: adam, rmsprop, sgd")
     return optax.chain(optax.clip_by_global_norm(max_grad_norm), opt)
+
+
+def polyak(target, online, tau):
+    """Target-network update θ' <- τ θ + (1 - τ) θ' on every leaf; τ = 1 is a hard copy."""
+    return jax.tree.map(lambda t, o: tau * o + (1.0 - tau) * t, target, online)
+
+
+def periodic_polyak(target, online, tau, step, every: int):
+    """`polyak` on every `every`-th step (count from 1), else the target unchanged: DQN's hard copy every
+    C updates is tau=1, every=C; SAC's soft update at every step is every=1."""
+    if every == 1:
+        return polyak(target, online, tau)
+    do = (step % every) == 0
+    return jax.tree.map(lambda t, n: jnp.where(do, n, t), target, polyak(target, online, tau))
