@@ -199,6 +199,50 @@ def brax_kwargs(config, base_env, iterations: int, epochs: int) -> dict:
         num_evals=epochs + 1, run_evals=False, num_eval_envs=1, log_training_metrics=False)
 
 
+class EpochMarks:
+    """progress_fn for a brax trainer. At each training epoch it records the host time, env steps, brax's own
+    cumulative 'training/walltime' and the compiles so far, then runs `between()` (jaxrl's timed call) after
+    each of the first `repeats` epochs, outside brax's epoch clock. Calls without a training walltime (an
+    initial evaluation at step 0) are ignored."""
+
+    def __init__(self, clock: CompileClock, repeats: int, between=None):
+        self.clock, self.repeats, self.between = clock, repeats, between
+        self.c0 = clock.read()
+        self.marks = []  # (host time, env steps, brax's cumulative training walltime, compiles so far)
+        self.resumed = []  # host time at which progress_fn handed control back to brax
+
+    def __call__(self, step, metrics):
+        if "training/walltime" not in metrics:
+            return
+        self.marks.append((time.perf_counter(), int(step), float(metrics["training/walltime"]), self.clock.read()))
+        if self.between is not None and len(self.marks) <= self.repeats:
+            self.between()
+        self.resumed.append(time.perf_counter())
+
+    def summary(self, t0: float, call_s: float, epochs: int, steps: int) -> dict:
+        """Per-epoch seconds from brax's clock (epoch 1: tracing and compilation, and for SAC the replay
+        prefill, which brax's clock counts before it; later epochs: the timed repeats)."""
+        marks, resumed, clock = self.marks, self.resumed, self.clock
+        if (len(marks) != epochs or marks[0][1] < steps
+                or [m[1] for m in marks] != [marks[0][1] + steps * i for i in range(epochs)]):
+            raise RuntimeError(f"brax ran {[m[1] for m in marks]} env steps at its epochs; expected {epochs} "
+                               f"epochs of {steps}")
+        walltime = [0.0] + [m[2] for m in marks]
+        epoch_s = [walltime[i + 1] - walltime[i] for i in range(epochs)]
+        host_s = [m[0] - start for m, start in zip(marks, [t0] + resumed)]  # brax's host time per epoch
+        outside = sum(r - m[0] for m, r in zip(marks, resumed))  # time in progress_fn (jaxrl's calls)
+        times = epoch_s[1:]
+        seconds = statistics.median(times)
+        first = clock.between(marks[0][0] - epoch_s[0] - 0.05, marks[0][0])
+        return {"epochs": epochs, "epoch_seconds": epoch_s, "progress_fn_interval_seconds": host_s,
+                "train_call_seconds": call_s - outside, "first_epoch_seconds": epoch_s[0],
+                "compile_seconds": epoch_s[0] - seconds, "setup_seconds": host_s[0] - epoch_s[0],
+                "xla_compile_seconds_in_first_epoch": first[0], "xla_compiles_in_first_epoch": first[1],
+                "xla_compile_seconds_whole_call": clock.read()[0] - self.c0[0],
+                "xla_compiles_after_first_epoch": marks[-1][3][1] - marks[0][3][1],
+                "times": times, "seconds": seconds, "env_steps_per_repeat": steps, "steps_per_second": steps / seconds}
+
+
 def run_brax(config, iterations: int, repeats: int, clock: CompileClock, between=None) -> dict:
     """brax's PPO trainer for repeats + 1 epochs; `between()` runs on the host after each of the first
     `repeats` epochs (outside brax's epoch clock), so jaxrl's timed calls sit between brax's timed epochs."""
@@ -209,45 +253,16 @@ def run_brax(config, iterations: int, repeats: int, clock: CompileClock, between
     base_env = make_base(config.env, **config.env_kwargs)  # the same adapter jaxrl uses: MJX by default
     epochs = repeats + 1
     kwargs = brax_kwargs(config, base_env, iterations, epochs)
-    marks = []  # one per epoch: (host time, env steps, brax's cumulative training walltime, compiles so far)
-    resumed = []  # host time at which progress_fn handed control back to brax (after `between`)
-
-    def progress(step, metrics):
-        marks.append((time.perf_counter(), int(step), float(metrics["training/walltime"]), clock.read()))
-        if between is not None and len(marks) <= repeats:
-            between()
-        resumed.append(time.perf_counter())
-
-    c0 = clock.read()
+    epochs_log = EpochMarks(clock, repeats, between)
     t0 = time.perf_counter()
-    brax_ppo.train(environment=base_env.env, progress_fn=progress, **kwargs)
-    call_s = time.perf_counter() - t0
-    steps = iterations * a.num_envs * a.rollout_length
-    if len(marks) != epochs or [m[1] for m in marks] != [steps * (i + 1) for i in range(epochs)]:
-        raise RuntimeError(f"brax ran {[m[1] for m in marks]} env steps at its epochs; expected {epochs} "
-                           f"epochs of {steps}")
-    walltime = [0.0] + [m[2] for m in marks]
-    epoch_s = [walltime[i + 1] - walltime[i] for i in range(epochs)]
-    host_s = [m[0] - start for m, start in zip(marks, [t0] + resumed)]  # brax's host time per epoch
-    outside = sum(r - m[0] for m, r in zip(marks, resumed))  # time in progress_fn (jaxrl's calls)
-    times = epoch_s[1:]
-    seconds = statistics.median(times)
-    compiles = [m[3] for m in marks]
-    first_epoch_compiles = clock.between(marks[0][0] - epoch_s[0] - 0.05, marks[0][0])
+    brax_ppo.train(environment=base_env.env, progress_fn=epochs_log, **kwargs)
+    timing = epochs_log.summary(t0, time.perf_counter() - t0, epochs,
+                                iterations * a.num_envs * a.rollout_length)
     printable = {k: v for k, v in kwargs.items() if k != "network_factory"}
     printable["network_factory"] = {"fn": "brax.training.agents.ppo.networks.make_ppo_networks",
                                     **{k: (getattr(v, "__name__", repr(v)) if callable(v) else v)
                                        for k, v in kwargs["network_factory"].keywords.items()}}
-    return {"train_kwargs": printable, "backend": base_env.backend, "compat_shim": compat, "epochs": epochs,
-            "epoch_seconds": epoch_s, "progress_fn_interval_seconds": host_s, "train_call_seconds": call_s - outside,
-            "first_epoch_seconds": epoch_s[0], "compile_seconds": epoch_s[0] - seconds,
-            "setup_seconds": host_s[0] - epoch_s[0],
-            "xla_compile_seconds_in_first_epoch": first_epoch_compiles[0],
-            "xla_compiles_in_first_epoch": first_epoch_compiles[1],
-            "xla_compile_seconds_whole_call": clock.read()[0] - c0[0],
-            "xla_compiles_after_first_epoch": compiles[-1][1] - compiles[0][1],
-            "times": times, "seconds": seconds, "env_steps_per_repeat": steps,
-            "steps_per_second": steps / seconds,
+    return {"train_kwargs": printable, "backend": base_env.backend, "compat_shim": compat, **timing,
             "eval_work": "none: run_evals=False, so brax ran no evaluation rollouts (not the initial one, not "
                          "per epoch); its Evaluator was still constructed, which jit-resets num_eval_envs=1 "
                          "eval env once before training, outside the timed epochs",
@@ -256,13 +271,13 @@ def run_brax(config, iterations: int, repeats: int, clock: CompileClock, between
                             "epoch 1 holds tracing+compilation and is not a repeat"}
 
 
-def plot(result: dict, path: Path) -> None:
+def plot(result: dict, path: Path, algo: str = "PPO", subtitle: str | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = ["jaxrl PPO", "brax PPO"]
+    names = [f"jaxrl {algo}", f"brax {algo}"]
     sides = [result["jaxrl"], result["brax"]]
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.8))
     a.bar(names, [s["steps_per_second"] for s in sides], color=["tab:blue", "tab:orange"])
@@ -278,8 +293,9 @@ def plot(result: dict, path: Path) -> None:
     b.set(ylabel="seconds", title="before the first timed run", ylim=(0, 1.35 * top))
     b.legend(fontsize=7, loc="upper left")
     s = result["settings"]
-    fig.suptitle(f"{result['env']} ({result['brax']['backend']}), {s['num_envs']} envs x {s['rollout_length']} "
-                 f"steps, {s['num_epochs']}x{s['num_minibatches']} minibatches, {result['device']}", fontsize=9)
+    subtitle = subtitle or (f"{s['num_envs']} envs x {s['rollout_length']} steps, {s['num_epochs']}x"
+                            f"{s['num_minibatches']} minibatches")
+    fig.suptitle(f"{result['env']} ({result['brax']['backend']}), {subtitle}, {result['device']}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

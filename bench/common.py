@@ -138,6 +138,92 @@ def bar_plots(result: dict, path: Path, key: str, xlabel: str, title, label, sup
     print(f"wrote {path}")
 
 
+# ---- trainers side by side, in rounds (ppo_peers.py, offpolicy_peers.py) ----------------------------------
+
+ROUNDS_NOTE = ("steps_per_second: from the median over rounds of each round's median seconds; jaxrl_over_this: "
+               "median over rounds of jaxrl (1 seed) steps/s / this row's steps/s in the same round")
+
+
+def add_round_args(p, cases, peers, quick_help: str) -> None:
+    """The command-line options shared by the benchmarks that time jaxrl against its peers in rounds."""
+    p.add_argument("--cases", nargs="+", default=list(cases), choices=list(cases))
+    p.add_argument("--peers", nargs="*", default=list(peers), choices=list(peers),
+                   help="peers to run, where a case has them")
+    p.add_argument("--repeats", type=int, default=3, help="timed calls per side per round (median)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="rounds; each runs every side in turn (peers in a fresh worker process)")
+    p.add_argument("--seeds-in-one-call", type=int, default=8)
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    p.add_argument("--out", default=None)
+
+
+def jaxrl_side(overrides: list[str], steps: int, num_seeds: int, repeats: int):
+    """jaxrl's training program for config `overrides` (key=value strings) with `steps` env steps per seed and
+    `num_seeds` seeds vmapped in one call, compiled once (timed users' way: `make_train_many`). Returns a
+    function that times `repeats` calls of it and returns a row: seconds (median), times, env_steps (all
+    seeds), compile_seconds."""
+    import jax
+
+    from jaxrl.config import load_config
+    from jaxrl.core.train import make_train_many
+
+    config = load_config([*overrides, f"total_env_steps={steps}", f"num_seeds={num_seeds}"])
+    keys = jax.random.split(jax.random.PRNGKey(0), num_seeds)
+    call, info = compile_timed(make_train_many(config), keys)
+
+    def timed() -> dict:
+        seconds, times = median_time(call, repeats)
+        return dict(info, seconds=seconds, times=times, env_steps=steps * num_seeds)
+
+    return timed
+
+
+def jaxrl_sides(overrides: list[str], steps: int, seeds_in_one_call: int, repeats: int) -> dict:
+    """{"jaxrl": one seed, "jaxrl xN seeds": N seeds vmapped in one call (where N > 1)} (see jaxrl_side)."""
+    sides = {"jaxrl": jaxrl_side(overrides, steps, 1, repeats)}
+    if seeds_in_one_call > 1:
+        sides[f"jaxrl x{seeds_in_one_call} seeds"] = jaxrl_side(overrides, steps, seeds_in_one_call, repeats)
+    return sides
+
+
+def peer_side(venv: str, worker: str, request: dict):
+    """A side that runs a peer's worker (see run_peer) in a fresh process at every call."""
+    return lambda: run_peer(venv, worker, request)
+
+
+def run_rounds(case: str, sides: dict, rounds: int) -> dict:
+    """Time every side once per round, in turn, for `rounds` rounds, so that a slow spell of a shared machine
+    falls on all sides. A side is a call that returns a row with "seconds" (its median), "times" and
+    "env_steps"; the side named "jaxrl" (1 seed) is the reference of the ratios. Returns {side: row}, where a
+    row reports the median over rounds of the rounds' seconds, steps/s from it, and jaxrl_over_this: the
+    median of the per-round ratios."""
+    by_round = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, side in sides.items():
+            row = side()
+            row["steps_per_second"] = row["env_steps"] / row["seconds"]
+            by_round[name].append(row)
+    rows = {}
+    for name, runs in by_round.items():
+        ratios = [j["steps_per_second"] / r["steps_per_second"] for j, r in zip(by_round["jaxrl"], runs)]
+        seconds = statistics.median(r["seconds"] for r in runs)
+        rows[name] = dict(runs[0], seconds=seconds, steps_per_second=runs[0]["env_steps"] / seconds,
+                          times=[t for r in runs for t in r["times"]],
+                          round_steps_per_second=[r["steps_per_second"] for r in runs],
+                          jaxrl_over_this=statistics.median(ratios), round_jaxrl_over_this=ratios)
+        row = rows[name]
+        print(f"{case:16s} {name:18s} {row['steps_per_second']:>11,.0f} steps/s  "
+              f"jaxrl/this {row['jaxrl_over_this']:6.2f} (rounds: {' '.join(f'{x:.2f}' for x in ratios)})  "
+              f"compile {row.get('compile_seconds', row.get('warmup_seconds', 0)):.1f}s", flush=True)
+    return rows
+
+
+def throughput_plot(result: dict, path: Path, suptitle: str) -> None:
+    """bar_plots of every case's steps/s per trainer."""
+    bar_plots(result, path, "steps_per_second", "env steps / s", lambda case: case, lambda v: f"{v:,.0f}",
+              suptitle)
+
+
 # ---- peers -----------------------------------------------------------------------------------------------
 
 def peer_python(name: str) -> Path:

@@ -41,6 +41,20 @@ def _n(x: float) -> str:
     return f"{x:,.0f}"
 
 
+def _rounds(r: dict) -> str:
+    """How a peers table's numbers were taken (ppo_peers.py, offpolicy_peers.py)."""
+    return (f"median of {r['repeats']}"
+            + (f" in each of {r['rounds']} rounds that run every trainer in turn; a ratio is the median of "
+               f"the rounds' ratios" if r.get("rounds", 1) > 1 else "") + ".")
+
+
+def _peer_table(rows: dict) -> str:
+    return _table(["trainer", "env steps/s", "jaxrl (1 seed) / this", "compile or warm-up s"],
+                  [[name, _n(row["steps_per_second"]), f"{row['jaxrl_over_this']:.2f}",
+                    f"{row.get('compile_seconds', row.get('warmup_seconds', 0)):.1f}"]
+                   for name, row in rows.items()])
+
+
 def ppo_peers(r: dict) -> str:
     out = [_header(r), ""]
     for case, rows in r["results"].items():
@@ -48,13 +62,34 @@ def ppo_peers(r: dict) -> str:
         update = (f"{s['num_epochs']} epochs x {s['num_minibatches']} minibatches" if "num_epochs" in s
                   else "one RMSProp step per rollout")
         out.append(f"{case}: {s['num_envs']} envs x {s['rollout_length']} steps, {update}, (64, 64) tanh, "
-                   f"{rows['jaxrl']['env_steps']:,} env steps per call, median of {r['repeats']}"
-                   + (f" in each of {r['rounds']} rounds that run every trainer in turn; a ratio is the median of "
-                      f"the rounds' ratios" if r.get("rounds", 1) > 1 else "") + ".\n")
-        out.append(_table(["trainer", "env steps/s", "jaxrl (1 seed) / this", "compile or warm-up s"],
-                          [[name, _n(row["steps_per_second"]), f"{row['jaxrl_over_this']:.2f}",
-                            f"{row.get('compile_seconds', row.get('warmup_seconds', 0)):.1f}"]
-                           for name, row in rows.items()]))
+                   f"{rows['jaxrl']['env_steps']:,} env steps per call, {_rounds(r)}\n")
+        out.append(_peer_table(rows))
+        out.append("")
+    return "\n".join(out)
+
+
+def offpolicy_peers(r: dict) -> str:
+    out = [_header(r), ""]
+    for case, rows in r["results"].items():
+        s = r["settings"][case]
+        if case.startswith("DQN"):
+            loss = {"huber": "Huber", "mse": "squared"}[s["loss"]]
+            algo = (f"{'Double DQN' if s['double'] else 'DQN'}, {loss} loss, target copy every "
+                    f"{s['target_update_interval']} gradient steps, ε {s['eps_start']} to {s['eps_end']} over "
+                    f"{s['exploration_fraction']:.0%} of the steps")
+        else:
+            algo = (f"{s['num_critics']} critics, target τ {s['tau']:g}, "
+                    f"{'learned' if s['autotune'] else 'fixed'} α from {s['init_alpha']}")
+        hidden = ", ".join(str(h) for h in r["hidden_sizes"])
+        envs = f"{s['num_envs']} env" + ("s" if s["num_envs"] > 1 else "")
+        out.append(f"{case}: {envs} x {s['rollout_length']} step, then {s['num_updates']} gradient "
+                   f"step on {s['batch_size']} transitions from a {s['buffer_size']:,} buffer once "
+                   f"{s['learning_starts']:,} env steps are stored; ({hidden}) {r['activation']}, Adam lr {s['lr']:g}, "
+                   f"{algo}; {rows['jaxrl']['env_steps']:,} env steps per call, {_rounds(r)}\n")
+        out.append(_peer_table(rows))
+        diffs = [f"- {peer}: {'; '.join(d)}." for peer, d in r.get("differences", {}).get(case, {}).items() if d]
+        if diffs:
+            out += ["", "Where a peer differs from these settings:", "", *diffs]
         out.append("")
     return "\n".join(out)
 
@@ -147,6 +182,7 @@ def es(r: dict) -> str:
 
 
 SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),
+            ("offpolicy-peers", "Off-policy training throughput vs peers", offpolicy_peers),
             ("throughput", "Kernel overhead and scaling", throughput),
             ("time-to-return", "Time to a return threshold, 8 seeds", time_to_return),
             ("compile-time", "Compile time of train", compile_time),

@@ -50,17 +50,57 @@ def test_report_matches_the_result_files():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_ppo_peers_quick_smoke_run_writes_its_result(tmp_path):
-    out = tmp_path / "ppo-peers.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "ppo_peers.py"), "--quick", "--peers",
-                           "--cases", "PPO CartPole-v1", "--seeds-in-one-call", "2", "--out", str(out)],
+def _quick_peers_run(script: str, case: str, tmp_path) -> tuple[dict, dict]:
+    """`script --quick --peers` (jaxrl alone, 1 and 2 seeds) on one case: its result file and the case's rows."""
+    out = tmp_path / "result.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--quick", "--peers",
+                           "--cases", case, "--seeds-in-one-call", "2", "--out", str(out)],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
-    rows = result["results"]["PPO CartPole-v1"]
+    rows = result["results"][case]
     assert set(rows) == {"jaxrl", "jaxrl x2 seeds"}
     assert rows["jaxrl"]["steps_per_second"] > 0 and rows["jaxrl"]["jaxrl_over_this"] == 1.0
     assert rows["jaxrl x2 seeds"]["env_steps"] == 2 * rows["jaxrl"]["env_steps"]
     for field in ("command", "device", "versions", "date", "settings", "seeds"):
         assert field in result
     assert out.with_suffix(".png").exists()
+    return result, rows
+
+
+def test_ppo_peers_quick_smoke_run_writes_its_result(tmp_path):
+    _quick_peers_run("ppo_peers.py", "PPO CartPole-v1", tmp_path)
+
+
+def test_offpolicy_settings_map_onto_each_peers_units():
+    """jaxrl counts the target interval in gradient steps and trains once learning_starts env steps are stored;
+    rejax and SB3 count in env steps and train once more than their threshold is stored (rejax: before the
+    iteration's env steps)."""
+    from offpolicy_peers import CASES, ours, rejax_request, sb3_request
+
+    from jaxrl.config import load_config
+
+    for case, spec in CASES.items():
+        algo = load_config(ours(case)).algo_config
+        for key, value in spec["algo"].items():
+            assert getattr(algo, key) == value, (case, key)
+        assert algo.hidden_sizes == (64, 64) and algo.activation == "relu"
+    dqn = rejax_request("DQN CartPole-v1", 50_000, 1)["kwargs"]
+    assert (dqn["target_update_freq"], dqn["polyak"], dqn["fill_buffer"], dqn["num_epochs"]) == (1000, 0.0, 995, 1)
+    assert dqn["ddqn"] and dqn["eval_freq"] == dqn["total_timesteps"] == 50_000
+    sac = rejax_request("SAC Pendulum-v1", 5_000, 1)["kwargs"]
+    assert (sac["target_update_freq"], sac["polyak"], sac["fill_buffer"]) == (1, 0.995, 998)
+    sb3, sbx = (sb3_request(lib, "DQN CartPole-v1", 50_000, 1) for lib in ("sb3", "sbx"))
+    assert (sb3["kwargs"]["target_update_interval"], sb3["kwargs"]["learning_starts"], sb3["kwargs"]["train_freq"]) == \
+        (1000, 999, 1)
+    assert sb3["kwargs"]["max_grad_norm"] == 10.0 and "max_grad_norm" not in sbx["kwargs"]  # sbx's DQN has none
+    assert sb3["warmup_timesteps"] > 1000  # sbx compiles its update in the warm-up
+    sb3, sbx = (sb3_request(lib, "SAC Pendulum-v1", 5_000, 1)["kwargs"] for lib in ("sb3", "sbx"))
+    assert sb3["target_update_interval"] == 1 and "target_update_interval" not in sbx  # sbx has no such option
+    assert sb3["ent_coef"] == sbx["ent_coef"] == "auto" and sb3["policy_kwargs"]["n_critics"] == 2
+
+
+def test_offpolicy_peers_quick_smoke_run_writes_its_result(tmp_path):
+    result, rows = _quick_peers_run("offpolicy_peers.py", "DQN CartPole-v1", tmp_path)
+    assert rows["jaxrl"]["env_steps"] == 2_000  # learning_starts + 1,000
+    assert "differences" in result and "peer_requests" in result

@@ -17,7 +17,7 @@ from jaxrl.core import rollout as kernel
 from jaxrl.core.exploration import epsilon_greedy, linear_schedule
 from jaxrl.core.networks import CriticEnsemble, QNetwork
 from jaxrl.core.optim import periodic_polyak, polyak
-from jaxrl.core.train import make_train
+from jaxrl.core.train import make_train, make_train_many
 from jaxrl.envs import AutoReset, EpisodeStatistics, VecEnv
 from jaxrl.experiment import evaluate_run, train_and_save
 from probe_envs import ConstantRewardEnv, CountingEnv, RewardByActionEnv
@@ -172,3 +172,12 @@ def test_offpolicy_configs_are_validated():
     with pytest.raises(ConfigError, match=r"unknown config key 'algo\.num_epochs'"):
         load_config(["algo=sac", "env=gymnax/Pendulum-v1", "algo.num_epochs=4"])
     assert dataclasses.is_dataclass(load_config(["algo=sac", "env=gymnax/Pendulum-v1"]).algo_config)
+
+
+@pytest.mark.xdist_group("offpolicy-contract")
+def test_warm_up_stays_a_branch_when_seeds_are_vmapped():
+    # make_train_many batches every seed's state, so a test on each seed's step count would become a select
+    # that computes the warm-up's gradient steps and discards them; the loop index keeps lax.cond a branch
+    config = load_config(SMALL["dqn"] + TINY)
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    assert str(jax.make_jaxpr(make_train_many(config))(keys)).count("cond[") == 1

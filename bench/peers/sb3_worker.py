@@ -11,6 +11,7 @@ Reads one JSON request on stdin, prints one JSON result line on stdout:
     -> per seed, one run after another: a callback logs, after every rollout, the wall time since `learn`
        began and the returns of the episodes that ended during that rollout; the run stops once the
        trailing-window mean return reaches the threshold (the same rule the jaxrl side is judged by).
+Either mode takes an optional "torch_threads": n, torch's intra-op threads (default: one per core).
 """
 from __future__ import annotations
 
@@ -116,6 +117,8 @@ def main():
     request = json.loads(sys.stdin.read())
     import torch
 
+    if request.get("torch_threads"):
+        torch.set_num_threads(request["torch_threads"])
     result = {"throughput": throughput, "time_to_return": time_to_return}[request["mode"]](request)
     from importlib import metadata
 

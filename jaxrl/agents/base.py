@@ -32,10 +32,14 @@ class AlgoConfig:
 
 class Agent(NamedTuple):
     """init(key, hparams) -> state; policy/greedy_policy(params, obs, key) -> (action, extras);
-    update(state, batch, key, hparams) -> (state, metrics); `params(state)` picks the acting params."""
+    update(state, batch, key, hparams) -> (state, metrics); `params(state)` picks the acting params.
+    With `update_takes_iteration`, the loop also passes the iteration index, which is the same for every
+    seed: a branch on it stays a real branch when seeds are vmapped, where a branch on per-seed state
+    becomes a select that computes both sides (the off-policy warm-up)."""
 
     init: Callable[..., Any]
     policy: Callable[..., Any]
     greedy_policy: Callable[..., Any]
     update: Callable[..., Any]
     params: Callable[[Any], Any]
+    update_takes_iteration: bool = False

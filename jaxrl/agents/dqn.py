@@ -98,7 +98,7 @@ def make_agent(config: DQNConfig, env, num_iterations: int) -> Agent:
         loss = losses.huber(td).mean() if config.loss == "huber" else 0.5 * jnp.square(td).mean()
         return loss, {"td_loss": loss, "q_mean": q.mean()}
 
-    def update(state: DQNState, batch, key, hp):
+    def update(state: DQNState, batch, key, hp, iteration=None):
         tx = make_optimizer(hp["lr"], hp["max_grad_norm"])
 
         def learn_step(learner: DQNLearner, mb, key):
@@ -111,7 +111,7 @@ def make_agent(config: DQNConfig, env, num_iterations: int) -> Agent:
             return DQNLearner(params, target, opt_state, updates), metrics
 
         buffer, env_steps, learner, metrics = store_and_learn(config, state.buffer, state.env_steps, batch,
-                                                              state.learner, key, learn_step)
+                                                              state.learner, key, learn_step, iteration)
         metrics = dict(metrics, epsilon=state.epsilon)
         return DQNState(learner, buffer, env_steps, epsilon(env_steps, hp)), metrics
 
@@ -122,4 +122,4 @@ def make_agent(config: DQNConfig, env, num_iterations: int) -> Agent:
     def params(state: DQNState):  # the acting params carry ε: the kernel's policy is (params, obs, key)
         return {"q": state.learner.params, "epsilon": state.epsilon}
 
-    return Agent(init, policy, greedy_policy, update, params=params)
+    return Agent(init, policy, greedy_policy, update, params=params, update_takes_iteration=True)

@@ -49,10 +49,13 @@ def replay_example(env) -> dict:
 
 
 def store_and_learn(config: OffPolicyConfig, buffer: replay.ReplayState, env_steps, batch, learner: Any,
-                    key: jax.Array, learn_step: Callable[[Any, dict, jax.Array], tuple[Any, dict]]):
+                    key: jax.Array, learn_step: Callable[[Any, dict, jax.Array], tuple[Any, dict]],
+                    iteration=None):
     """Add a [T, N] rollout to the buffer, then run `learn_step(learner, sample, key) -> (learner, metrics)`
     `num_updates` times if `learning_starts` env steps have been stored (before that the learner is
-    unchanged and the metrics are zeros). Returns (buffer, env_steps, learner, mean metrics)."""
+    unchanged and the metrics are zeros). Returns (buffer, env_steps, learner, mean metrics).
+    `iteration` (the loop index, shared by all seeds) decides the warm-up when given: with seeds vmapped,
+    a test on each seed's own step count would compute the skipped gradient steps and discard them."""
     buffer = replay.add(buffer, replay.from_rollout(batch))
     env_steps = env_steps + config.steps_per_iteration()
 
@@ -68,5 +71,6 @@ def store_and_learn(config: OffPolicyConfig, buffer: replay.ReplayState, env_ste
         shapes = jax.eval_shape(learn, learner)[1]
         return learner, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
-    learner, metrics = jax.lax.cond(env_steps >= config.learning_starts, learn, wait, learner)
+    stored = env_steps if iteration is None else (iteration + 1) * config.steps_per_iteration()
+    learner, metrics = jax.lax.cond(stored >= config.learning_starts, learn, wait, learner)
     return buffer, env_steps, learner, metrics

@@ -114,7 +114,7 @@ def make_agent(config: SACConfig, env, num_iterations: int) -> Agent:
         loss = jnp.mean(jnp.exp(log_alpha) * log_prob - q)
         return loss, {"actor_loss": loss, "entropy": -log_prob.mean()}
 
-    def update(state: SACState, batch, key, hp):
+    def update(state: SACState, batch, key, hp, iteration=None):
         tx = optimizer(hp)
         target_entropy = -hp["target_entropy_scale"] * action_dim
 
@@ -141,10 +141,10 @@ def make_agent(config: SACConfig, env, num_iterations: int) -> Agent:
             return new, dict(c_metrics, **a_metrics, alpha=jnp.exp(log_alpha))
 
         buffer, env_steps, learner, metrics = store_and_learn(config, state.buffer, state.env_steps, batch,
-                                                              state.learner, key, learn_step)
+                                                              state.learner, key, learn_step, iteration)
         return SACState(learner, buffer, env_steps), metrics
 
     def params(state: SACState):  # acting params: the actor, and whether to act uniformly (warm-up)
         return {"actor": state.learner.actor, "random": state.env_steps < config.learning_starts}
 
-    return Agent(init, policy, greedy_policy, update, params=params)
+    return Agent(init, policy, greedy_policy, update, params=params, update_takes_iteration=True)

@@ -81,7 +81,8 @@ def make_loop(config: TrainConfig):
         key, rollout_key, update_key = jax.random.split(carry.key, 3)
         rollout_state, batch = kernel.rollout(env, agent.policy, agent.params(carry.agent_state),
                                               carry.rollout_state, rollout_key, rollout_length)
-        agent_state, metrics = agent.update(carry.agent_state, batch, update_key, hp)
+        extra = (it,) if agent.update_takes_iteration else ()
+        agent_state, metrics = agent.update(carry.agent_state, batch, update_key, hp, *extra)
         done = batch.info["episode_done"].astype(jnp.float32)
         ep = jnp.stack([(batch.info["episode_return"] * done).sum(),
                         (batch.info["episode_length"] * done).sum(), done.sum()])
