@@ -302,6 +302,27 @@ def plot(result: dict, path: Path, algo: str = "PPO", subtitle: str | None = Non
     print(f"wrote {path}")
 
 
+def compare(config, args, run_brax, benchmark: str, settings: dict) -> tuple[dict, Path]:
+    """Compile jaxrl's side, run brax's trainer (`run_brax`) with jaxrl's timed calls between its epochs,
+    print both and write bench/results/<benchmark>-<platform>.json; returns (result, path)."""
+    clock = CompileClock()
+    side = JaxrlSide(config, args.iterations, clock)
+    print(f"jaxrl  compiled in {side.compile_s:.1f}s; brax's train() now runs, with jaxrl's timed calls "
+          f"between its epochs", flush=True)
+    brax = run_brax(config, args.iterations, args.repeats, clock, between=side.timed_call)
+    ours = side.result()
+    ours["config"] = config.to_dict()
+    result = provenance(benchmark=benchmark, env=args.env, seeds=[SEED], arguments=vars(args),
+                        settings=settings, jaxrl=ours, brax=brax, interleaved=True,
+                        ratio_ours_over_brax=ours["steps_per_second"] / brax["steps_per_second"])
+    print(f"\n{'trainer':8s} {'steps/s (median)':>17s} {'repeats (s)':>28s} {'compile s':>10s}")
+    for name, s in (("jaxrl", ours), ("brax", brax)):
+        reps = " ".join(f"{t:.2f}" for t in s["times"])
+        print(f"{name:8s} {s['steps_per_second']:>17,.0f} {reps:>28s} {s['compile_seconds']:>10.1f}")
+    print(f"ratio ours/brax: {result['ratio_ours_over_brax']:.3f}")
+    return result, write_result(benchmark, result, args.out, quick=args.quick)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", default="brax/inverted_pendulum")
@@ -337,24 +358,7 @@ def main():
     print(f"{args.env}: {a.num_envs} envs x {a.rollout_length} steps, {a.num_epochs} epochs x "
           f"{a.num_minibatches} minibatches, {args.iterations} iterations x {args.repeats} repeats "
           f"on {jax.devices()[0]}", flush=True)
-    clock = CompileClock()
-    side = JaxrlSide(config, args.iterations, clock)
-    print(f"jaxrl  compiled in {side.compile_s:.1f}s; brax's train() now runs, with jaxrl's timed calls "
-          f"between its epochs", flush=True)
-    brax = run_brax(config, args.iterations, args.repeats, clock, between=side.timed_call)
-    ours = side.result()
-    print(f"jaxrl  {ours['steps_per_second']:>12,.0f} steps/s  compile {ours['compile_seconds']:.1f}s", flush=True)
-    print(f"brax   {brax['steps_per_second']:>12,.0f} steps/s  compile {brax['compile_seconds']:.1f}s", flush=True)
-    ours["config"] = config.to_dict()
-    result = provenance(benchmark="brax-ppo", env=args.env, seeds=[SEED], arguments=vars(args),
-                        settings=settings, jaxrl=ours, brax=brax, interleaved=True,
-                        ratio_ours_over_brax=ours["steps_per_second"] / brax["steps_per_second"])
-    print(f"\n{'trainer':8s} {'steps/s (median)':>17s} {'repeats (s)':>28s} {'compile s':>10s}")
-    for name, side in (("jaxrl", ours), ("brax", brax)):
-        reps = " ".join(f"{t:.2f}" for t in side["times"])
-        print(f"{name:8s} {side['steps_per_second']:>17,.0f} {reps:>28s} {side['compile_seconds']:>10.1f}")
-    print(f"ratio ours/brax: {result['ratio_ours_over_brax']:.3f}")
-    path = write_result("brax-ppo", result, args.out, quick=args.quick)
+    result, path = compare(config, args, run_brax, "brax-ppo", settings)
     plot(result, path.with_suffix(".png"))
 
 

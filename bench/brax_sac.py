@@ -45,8 +45,7 @@ import jax
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from brax_ppo import SEED, CompileClock, EpochMarks, JaxrlSide, brax_compat, plot  # noqa: E402
-from common import provenance, write_result  # noqa: E402
+from brax_ppo import SEED, CompileClock, EpochMarks, brax_compat, compare, plot  # noqa: E402
 from jaxrl.config import load_config  # noqa: E402
 from jaxrl.core.networks import ACTIVATIONS  # noqa: E402
 from jaxrl.envs import make_base  # noqa: E402
@@ -125,21 +124,7 @@ def main():
                 "activation": a.activation, "normalize_obs": False, "action_repeat": 1}
     print(f"{args.env}: SAC, {a.num_envs} envs, {a.num_updates} gradient steps of {a.batch_size} per step, "
           f"{args.iterations} steps x {args.repeats} repeats on {jax.devices()[0]}", flush=True)
-    clock = CompileClock()
-    side = JaxrlSide(config, args.iterations, clock)
-    print(f"jaxrl  compiled in {side.compile_s:.1f}s; brax's train() now runs, with jaxrl's timed calls "
-          f"between its epochs", flush=True)
-    brax = run_brax(config, args.iterations, args.repeats, clock, between=side.timed_call)
-    ours = side.result()
-    ours["config"] = config.to_dict()
-    result = provenance(benchmark="brax-sac", env=args.env, seeds=[SEED], arguments=vars(args), settings=settings,
-                        jaxrl=ours, brax=brax, interleaved=True,
-                        ratio_ours_over_brax=ours["steps_per_second"] / brax["steps_per_second"])
-    for name, s in (("jaxrl", ours), ("brax", brax)):
-        reps = " ".join(f"{t:.2f}" for t in s["times"])
-        print(f"{name:6s} {s['steps_per_second']:>12,.0f} steps/s  repeats (s) {reps}  compile {s['compile_seconds']:.1f}s")
-    print(f"ratio ours/brax: {result['ratio_ours_over_brax']:.3f}")
-    path = write_result("brax-sac", result, args.out, quick=args.quick)
+    result, path = compare(config, args, run_brax, "brax-sac", settings)
     plot(result, path.with_suffix(".png"), "SAC",
          f"{a.num_envs} envs, {a.num_updates} x {a.batch_size} gradient steps per step")
 

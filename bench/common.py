@@ -18,6 +18,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+# SB3 (and sbx's replay buffer) run torch on one thread: its ops on these small batches gain nothing from a
+# second thread, and when another job holds a core of this shared 2-core CPU they wait on it (SB3's DQN ran
+# 65x slower with 2 threads than with 1 in one test). Passed to bench/peers/sb3_worker.py in every request.
+TORCH_THREADS = 1
 PEER_ROOT = ROOT / ".venv-peers"
 PEER_WORKERS = ROOT / "bench" / "peers"
 

@@ -82,6 +82,8 @@ def main():
         old_path = Path(args.out) if args.out else RESULTS / f"compile-time-{platform_tag()}.json"
         old = json.loads(old_path.read_text())["results"]
         rows = [r for r in old if r["algo"] not in args.algos] + rows
+        order = {algo: i for i, algo in enumerate(ALGOS)}
+        rows.sort(key=lambda r: (order.get(r["algo"], len(order)), r["env"], r["num_seeds"]))
     result = provenance(benchmark="compile_time", settings=vars(args), results=rows,
                         note="presets from configs/presets/<algo>/gymnax-<env>.yaml; persistent cache off")
     path = write_result("compile-time", result, args.out, quick=args.quick)

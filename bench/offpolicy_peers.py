@@ -33,16 +33,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import (ROUNDS_NOTE, add_round_args, jaxrl_sides, peer_side, provenance, run_rounds,  # noqa: E402
-                    throughput_plot, write_result)
+from common import (ROUNDS_NOTE, TORCH_THREADS, add_round_args, jaxrl_sides, peer_side,  # noqa: E402
+                    provenance, run_rounds, throughput_plot, write_result)
 
 HIDDEN = [64, 64]
 ACTIVATION = "relu"
 PEERS = ["rejax", "sb3", "sbx"]
-# SB3 (and sbx's replay buffer) run torch on one thread: its ops on these small batches gain nothing from a
-# second thread, and when another job holds a core of this shared 2-core CPU they wait on it (SB3's DQN ran
-# 65x slower with 2 threads than with 1 in one test).
-TORCH_THREADS = 1
 # "algo": jaxrl's algo.* fields (every side gets them, mapped); env_steps: per timed call and seed.
 CASES = {
     "DQN CartPole-v1": {

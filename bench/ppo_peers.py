@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import (ROUNDS_NOTE, add_round_args, jaxrl_sides, peer_side, provenance, run_rounds,  # noqa: E402
-                    throughput_plot, write_result)
+from common import (ROUNDS_NOTE, TORCH_THREADS, add_round_args, jaxrl_sides, peer_side,  # noqa: E402
+                    provenance, run_rounds, throughput_plot, write_result)
 
 CASES = {
     "PPO CartPole-v1": {"num_envs": 16, "rollout_length": 128, "num_epochs": 4, "num_minibatches": 4,
@@ -63,7 +63,7 @@ def sb3_request(lib: str, algo: str, env_id: str, s: dict, steps: int, repeats: 
         kwargs.update(batch_size=batch // s["num_minibatches"], n_epochs=s["num_epochs"])
     return {"mode": "throughput", "lib": lib, "algo": algo, "env": env_id, "n_envs": s["num_envs"],
             "repeats": repeats, "total_timesteps": steps, "warmup_timesteps": max(2 * batch, 1024),
-            "kwargs": kwargs}
+            "torch_threads": TORCH_THREADS, "kwargs": kwargs}
 
 
 def main():

@@ -163,6 +163,19 @@ def brax_ppo(r: dict) -> str:
                       "", f"jaxrl / brax: **{r['ratio_ours_over_brax']:.2f}**"])
 
 
+def brax_sac(r: dict) -> str:
+    s = r["settings"]
+    head = (f"SAC on {r['env']}: {s['num_envs']} envs, {s['gradient_steps_per_iteration']} gradient steps of "
+            f"{s['batch_size']} per step of all envs, {tuple(s['hidden_sizes'])} {s['activation']} networks, "
+            f"{s['env_steps_per_repeat']:,} env steps per repeat, median of {s['repeats']} (jaxrl's calls "
+            f"interleaved with brax's epochs).\n")
+    rows = [["jaxrl", _n(r["jaxrl"]["steps_per_second"]), f"{r['jaxrl']['compile_seconds']:.1f}"],
+            ["brax sac.train", _n(r["brax"]["steps_per_second"]), f"{r['brax']['compile_seconds']:.1f}"]]
+    return "\n".join([_header(r), "", head, _table(["trainer", "env steps/s", "compile s"], rows), "",
+                      f"jaxrl / brax: **{r['ratio_ours_over_brax']:.2f}** (brax's compile s includes its replay "
+                      f"prefill)"])
+
+
 def es(r: dict) -> str:
     out = [_header(r), ""]
     rows = r.get("population_scaling", [])
@@ -187,6 +200,7 @@ SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),
             ("time-to-return", "Time to a return threshold, 8 seeds", time_to_return),
             ("compile-time", "Compile time of train", compile_time),
             ("brax-ppo", "PPO on brax vs brax's own trainer", brax_ppo),
+            ("brax-sac", "SAC on brax vs brax's own trainer", brax_sac),
             ("es", "Evolution strategies vs a plain evosax loop", es)]
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import bar_plots, provenance, run_peer, steps_to_threshold, write_result  # noqa: E402
+from common import TORCH_THREADS, bar_plots, provenance, run_peer, steps_to_threshold, write_result  # noqa: E402
 
 THRESHOLD = {"CartPole-v1": 475.0, "Pendulum-v1": -250.0}
 # SB3 trains PPO on Pendulum at ~10 epochs x 32 minibatches per 4096 steps on the CPU: 8 sequential runs x 3
@@ -113,7 +113,7 @@ def peer_request(peer: str, env_id: str, config, seeds: list[int], threshold: fl
                                                                           "vf": list(a.hidden_sizes)}}}
     return {"mode": "time_to_return", "lib": peer, "algo": "ppo", "env": env_id, "n_envs": a.num_envs,
             "seeds": seeds, "threshold": threshold, "window_steps": window, "kwargs": kwargs,
-            "total_timesteps": config.total_env_steps, "warmup_timesteps": 2 * batch,
+            "total_timesteps": config.total_env_steps, "warmup_timesteps": 2 * batch, "torch_threads": TORCH_THREADS,
             "anneal_lr": a.anneal_lr, "normalize_obs": a.normalize_obs, "reward_scale": a.reward_scale}
 
 

@@ -95,6 +95,7 @@ def test_offpolicy_settings_map_onto_each_peers_units():
         (1000, 999, 1)
     assert sb3["kwargs"]["max_grad_norm"] == 10.0 and "max_grad_norm" not in sbx["kwargs"]  # sbx's DQN has none
     assert sb3["warmup_timesteps"] > 1000  # sbx compiles its update in the warm-up
+    assert sb3["torch_threads"] == sbx["torch_threads"] == 1
     sb3, sbx = (sb3_request(lib, "SAC Pendulum-v1", 5_000, 1)["kwargs"] for lib in ("sb3", "sbx"))
     assert sb3["target_update_interval"] == 1 and "target_update_interval" not in sbx  # sbx has no such option
     assert sb3["ent_coef"] == sbx["ent_coef"] == "auto" and sb3["policy_kwargs"]["n_critics"] == 2
@@ -104,3 +105,17 @@ def test_offpolicy_peers_quick_smoke_run_writes_its_result(tmp_path):
     result, rows = _quick_peers_run("offpolicy_peers.py", "DQN CartPole-v1", tmp_path)
     assert rows["jaxrl"]["env_steps"] == 2_000  # learning_starts + 1,000
     assert "differences" in result and "peer_requests" in result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", ["brax_ppo.py", "brax_sac.py"])
+def test_brax_trainer_comparisons_quick_smoke_run(script, tmp_path):
+    # MJX compiles for about a minute per side on a CPU, hence slow
+    out = tmp_path / "result.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--quick", "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["interleaved"] and result["ratio_ours_over_brax"] > 0
+    assert len(result["jaxrl"]["times"]) == len(result["brax"]["times"]) == 2
+    assert result["brax"]["xla_compiles_after_first_epoch"] == 0

@@ -42,15 +42,12 @@ class DQNConfig(OffPolicyConfig):
 
     HPARAMS = ("lr", "gamma", "tau", "max_grad_norm", "eps_start", "eps_end", "exploration_fraction")
 
+    ACTIONS = (Discrete, "dqn", "sac")
+
     def validate(self, env) -> None:
         super().validate(env)
-        if not isinstance(env.action_space, Discrete):
-            raise ValueError(f"algo=dqn needs discrete actions, but {env.id} has continuous actions "
-                             f"({env.action_space}); use algo=sac")
         if self.loss not in ("huber", "mse"):
             raise ValueError(f"algo.loss={self.loss!r}; allowed: ['huber', 'mse']")
-        if self.target_update_interval < 1:
-            raise ValueError(f"algo.target_update_interval must be >= 1, got {self.target_update_interval}")
 
 
 @struct.dataclass

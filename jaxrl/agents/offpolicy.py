@@ -4,13 +4,14 @@ learning: store the rollout in the replay buffer, then (once `learning_starts` e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import jax
 import jax.numpy as jnp
 
 from jaxrl.agents.base import AlgoConfig
 from jaxrl.core import replay
+from jaxrl.envs.spaces import Discrete
 
 
 @dataclass(frozen=True)
@@ -23,15 +24,25 @@ class OffPolicyConfig(AlgoConfig):
     batch_size: int = 256  # transitions per gradient step
     buffer_size: int = 100_000
     learning_starts: int = 1_000  # env steps (all envs) stored before the first gradient step
+    target_update_interval: int = 1  # gradient steps between target-network updates
     hidden_sizes: tuple[int, ...] = (256, 256)
     activation: str = "relu"
+    # (the action-space class the algorithm acts in, its algo name, the algo to suggest for the other kind)
+    ACTIONS: ClassVar[tuple[type, str, str] | None] = None
 
     def steps_per_iteration(self, env=None) -> int:
         return self.num_envs * self.rollout_length
 
     def validate(self, env) -> None:
+        if self.ACTIONS is not None and not isinstance(env.action_space, self.ACTIONS[0]):
+            space, algo, other = self.ACTIONS
+            need, has = ("discrete", "continuous") if space is Discrete else ("continuous", "discrete")
+            raise ValueError(f"algo={algo} needs {need} actions, but {env.id} has {has} actions "
+                             f"({env.action_space}); use algo={other}")
         if self.batch_size < 1:
             raise ValueError(f"algo.batch_size must be >= 1, got {self.batch_size}")
+        if self.target_update_interval < 1:
+            raise ValueError(f"algo.target_update_interval must be >= 1, got {self.target_update_interval}")
         if self.learning_starts < 0:
             raise ValueError(f"algo.learning_starts must be >= 0, got {self.learning_starts}")
         if self.buffer_size < max(self.batch_size, self.steps_per_iteration()):

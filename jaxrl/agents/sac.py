@@ -28,7 +28,6 @@ class SACConfig(OffPolicyConfig):
     # static: these shape the compiled program
     num_critics: int = 2
     autotune: bool = True  # learn α; False: α stays init_alpha
-    target_update_interval: int = 1  # gradient steps between Polyak updates of the target critics
     # hyperparameters: inputs of train, sweepable with vmap
     lr: float = 3e-4  # actor, critics and α
     gamma: float = 0.99
@@ -40,13 +39,7 @@ class SACConfig(OffPolicyConfig):
 
     HPARAMS = ("lr", "gamma", "tau", "init_alpha", "target_entropy_scale", "max_grad_norm", "reward_scale")
 
-    def validate(self, env) -> None:
-        super().validate(env)
-        if not isinstance(env.action_space, Box):
-            raise ValueError(f"algo=sac needs continuous actions, but {env.id} has discrete actions "
-                             f"({env.action_space}); use algo=dqn")
-        if self.target_update_interval < 1:
-            raise ValueError(f"algo.target_update_interval must be >= 1, got {self.target_update_interval}")
+    ACTIONS = (Box, "sac", "dqn")
 
 
 @struct.dataclass
