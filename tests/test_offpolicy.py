@@ -100,10 +100,14 @@ def test_dqn_bootstraps_through_truncation_but_not_termination(terminate, expect
 
 @pytest.mark.xdist_group("offpolicy-probe")
 def test_dqn_and_sac_find_the_rewarded_action():
-    config = DQNConfig(**PROBE, lr=3e-3, exploration_fraction=0.3)
-    agent, env, state = train_probe(make_dqn, config, RewardByActionEnv(), 400)
-    action, _ = agent.greedy_policy(agent.params(state), jnp.ones((4, 1)), jax.random.PRNGKey(0))
-    np.testing.assert_array_equal(action, 1)
+    for dueling in (False, True):
+        config = DQNConfig(**PROBE, lr=3e-3, exploration_fraction=0.3, dueling=dueling)
+        agent, env, state = train_probe(make_dqn, config, RewardByActionEnv(), 400)
+        action, _ = agent.greedy_policy(agent.params(state), jnp.ones((4, 1)), jax.random.PRNGKey(0))
+        np.testing.assert_array_equal(action, 1)
+        q = QNetwork(2, config.hidden_sizes, config.activation, dueling=dueling).apply(
+            state.learner.params, jnp.ones((1, 1)))
+        np.testing.assert_allclose(q[0], [0.0, 1.0], atol=0.1)  # one-step episodes: Q(s, a) = r(a)
     config = SACConfig(**PROBE, lr=3e-3)
     agent, env, state = train_probe(make_sac, config, RewardByActionEnv(continuous=True, target=0.5), 400)
     action, _ = agent.greedy_policy(agent.params(state), jnp.ones((4, 1)), jax.random.PRNGKey(0))

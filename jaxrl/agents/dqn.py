@@ -1,5 +1,5 @@
 """DQN (Mnih et al. 2015) with the Double-DQN target (van Hasselt et al. 2016) and an optional dueling
-head (Wang et al. 2016): ε-greedy collection into uniform replay, Huber (or squared) TD loss on
+head (Wang et al. 2016): ε-greedy collection into uniform replay, squared (or Huber) TD loss on
 r + γ(1 - terminated) Q_target(s', argmax_a Q(s', a)), target network copied every
 `target_update_interval` gradient steps (or Polyak-averaged with tau < 1).
 Truncated episodes bootstrap from their final observation, kept by the rollout kernel.
