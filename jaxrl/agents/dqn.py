@@ -11,15 +11,14 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import optax
 from flax import struct
 
 from jaxrl.agents.base import Agent
-from jaxrl.agents.offpolicy import OffPolicyConfig, replay_example, store_and_learn
+from jaxrl.agents.offpolicy import OffPolicyConfig, store_and_learn
 from jaxrl.core import losses, replay
 from jaxrl.core.exploration import epsilon_greedy, linear_schedule
 from jaxrl.core.networks import QNetwork
-from jaxrl.core.optim import make_optimizer, periodic_polyak
+from jaxrl.core.optim import gradient_step, make_optimizer, periodic_polyak
 from jaxrl.envs.spaces import Discrete
 
 
@@ -75,7 +74,7 @@ def make_agent(config: DQNConfig, env, num_iterations: int) -> Agent:
         params = network.init(key, jnp.zeros((1,) + env.observation_space.shape, jnp.float32))
         opt_state = make_optimizer(hp["lr"], hp["max_grad_norm"]).init(params)
         learner = DQNLearner(params, params, opt_state, jnp.zeros((), jnp.int32))
-        buffer = replay.init(replay_example(env), config.buffer_size)
+        buffer = replay.init(replay.item_example(env), config.buffer_size)
         steps = jnp.zeros((), jnp.int32)
         return DQNState(learner, buffer, steps, epsilon(steps, hp))
 
@@ -100,8 +99,7 @@ def make_agent(config: DQNConfig, env, num_iterations: int) -> Agent:
 
         def learn_step(learner: DQNLearner, mb, key):
             grads, metrics = jax.grad(loss_fn, has_aux=True)(learner.params, learner.target_params, mb, hp)
-            step, opt_state = tx.update(grads, learner.opt_state, learner.params)
-            params = optax.apply_updates(learner.params, step)
+            params, opt_state = gradient_step(tx, learner.params, grads, learner.opt_state)
             updates = learner.updates + 1
             target = periodic_polyak(learner.target_params, params, hp["tau"], updates,
                                      config.target_update_interval)

@@ -51,14 +51,6 @@ class OffPolicyConfig(AlgoConfig):
                              f"(num_envs*rollout_length={self.steps_per_iteration()})")
 
 
-def replay_example(env) -> dict:
-    """One replay item (no batch axis) for the env's spaces: shapes and dtypes of what `from_rollout` stores."""
-    obs = jnp.zeros(env.observation_space.shape, jnp.float32)
-    action = jnp.zeros(env.action_space.shape, env.action_space.dtype)
-    zero = jnp.zeros((), jnp.float32)
-    return {"obs": obs, "action": action, "reward": zero, "next_obs": obs, "terminated": zero}
-
-
 def store_and_learn(config: OffPolicyConfig, buffer: replay.ReplayState, env_steps, batch, learner: Any,
                     key: jax.Array, learn_step: Callable[[Any, dict, jax.Array], tuple[Any, dict]],
                     iteration=None):

@@ -11,6 +11,7 @@ from flax import struct
 
 from jaxrl.agents.base import AlgoConfig
 from jaxrl.core.networks import ActorCritic, action_head_for, greedy_action
+from jaxrl.core.optim import gradient_step
 from jaxrl.envs.spaces import Discrete
 
 
@@ -72,5 +73,4 @@ def sampling_policies(network: ActorCritic):
 
 
 def apply_gradients(tx: optax.GradientTransformation, state: TrainState, grads) -> TrainState:
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    return TrainState(optax.apply_updates(state.params, updates), opt_state)
+    return TrainState(*gradient_step(tx, state.params, grads, state.opt_state))

@@ -7,19 +7,19 @@ Uniform random actions are taken until `learning_starts` env steps are stored.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import struct
 
 from jaxrl.agents.base import Agent
-from jaxrl.agents.offpolicy import OffPolicyConfig, replay_example, store_and_learn
+from jaxrl.agents.offpolicy import OffPolicyConfig, store_and_learn
 from jaxrl.core import replay
 from jaxrl.core.networks import CriticEnsemble, TanhGaussianActor, tanh_gaussian
-from jaxrl.core.optim import make_optimizer, periodic_polyak
+from jaxrl.core.optim import gradient_step, make_optimizer, periodic_polyak
 from jaxrl.envs.spaces import Box
 
 
@@ -78,7 +78,7 @@ def make_agent(config: SACConfig, env, num_iterations: int) -> Agent:
         tx = optimizer(hp)
         learner = SACLearner(actor_params, critic_params, critic_params, log_alpha, tx.init(actor_params),
                              tx.init(critic_params), tx.init(log_alpha), jnp.zeros((), jnp.int32))
-        return SACState(learner, replay.init(replay_example(env), config.buffer_size), jnp.zeros((), jnp.int32))
+        return SACState(learner, replay.init(replay.item_example(env), config.buffer_size), jnp.zeros((), jnp.int32))
 
     def sample_action(actor_params, obs, key):
         return tanh_gaussian(*actor.apply(actor_params, obs)).sample_and_log_prob(seed=key)
@@ -111,9 +111,7 @@ def make_agent(config: SACConfig, env, num_iterations: int) -> Agent:
         tx = optimizer(hp)
         target_entropy = -hp["target_entropy_scale"] * action_dim
 
-        def step(params, grads, opt_state):
-            updates, opt_state = tx.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), opt_state
+        step = partial(gradient_step, tx)  # (params, grads, opt_state) -> (params, opt_state)
 
         def learn_step(learner: SACLearner, mb, key):
             critic_key, actor_key = jax.random.split(key)

@@ -21,6 +21,12 @@ def make_optimizer(lr, max_grad_norm, anneal_steps: int | None = None, kind: str
     return optax.chain(optax.clip_by_global_norm(max_grad_norm), opt)
 
 
+def gradient_step(tx: optax.GradientTransformation, params, grads, opt_state):
+    """One optimiser step: (new params, new optimiser state)."""
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+
 def polyak(target, online, tau):
     """Target-network update θ' <- τ θ + (1 - τ) θ' on every leaf; τ = 1 is a hard copy."""
     return jax.tree.map(lambda t, o: tau * o + (1.0 - tau) * t, target, online)

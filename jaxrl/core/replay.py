@@ -46,6 +46,14 @@ def sample(state: ReplayState, key: jax.Array, batch_size: int) -> dict:
     return jax.tree.map(lambda buf: buf[idx], state.data)
 
 
+def item_example(env) -> dict:
+    """One replay item (no batch axis) for the env's spaces: shapes and dtypes of what `from_rollout` stores."""
+    obs = jnp.zeros(env.observation_space.shape, jnp.float32)
+    action = jnp.zeros(env.action_space.shape, env.action_space.dtype)
+    zero = jnp.zeros((), jnp.float32)
+    return {"obs": obs, "action": action, "reward": zero, "next_obs": obs, "terminated": zero}
+
+
 def from_rollout(batch) -> dict:
     """The replay items of a [T, N] rollout Transition: obs, action, reward, next_obs (the final observation
     where an episode ended, so truncated episodes bootstrap) and terminated, flattened to [T*N]."""
