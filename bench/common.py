@@ -230,10 +230,19 @@ def throughput_plot(result: dict, path: Path, suptitle: str) -> None:
 
 # ---- peers -----------------------------------------------------------------------------------------------
 
+def peer_path_var(name: str) -> str:
+    """The variable that, when set, runs peer `name` with this Python and that PYTHONPATH instead of a venv:
+    for a machine with no package index, where the peer's wheels were unpacked into folders (bench/gpu/run.sh)."""
+    return f"JAXRL_PEER_PATH_{name.upper()}"
+
+
 def peer_python(name: str) -> Path:
-    """The python of peer `name`'s venv, made (or remade, when its pinned list changed) on first use."""
+    """The python of peer `name`'s venv, made (or remade, when its pinned list changed) on first use; this
+    Python when peer_path_var(name) is set."""
     if name not in PEERS:
         raise KeyError(f"unknown peer {name!r}; known: {sorted(PEERS)}")
+    if os.environ.get(peer_path_var(name)):
+        return Path(sys.executable)
     spec = PEERS[name]
     venv = PEER_ROOT / name
     python = venv / "bin" / "python"
@@ -255,6 +264,8 @@ def run_peer(name: str, worker: str, request: dict, timeout: float | None = None
     python = peer_python(name)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop("PYTHONPATH", None)
+    if os.environ.get(peer_path_var(name)):
+        env["PYTHONPATH"] = os.environ[peer_path_var(name)]
     proc = subprocess.run([str(python), str(PEER_WORKERS / worker)], input=json.dumps(request), text=True,
                           stdout=subprocess.PIPE, env=env, timeout=timeout)
     if proc.returncode != 0:

@@ -53,26 +53,41 @@ CASES = {
                  "init_alpha": 1.0, "target_update_interval": 1, "tau": 0.005},
         "env_steps": 5_000, "peers": PEERS},
 }
-# What a peer cannot match (it is matched as closely as the peer allows).
 _REJAX_SAMPLE = ("draws each minibatch without replacement (jax.random.choice with p=...), which makes a random key "
                  "for every slot of the buffer ({:,}) at every gradient step, where the others draw uniformly with "
                  "replacement")
 _REJAX_DONE = ("stores one done flag (gymnax 0.0.9's step), so episodes cut by the time limit do not bootstrap "
                "from their final observation as on the other sides")
-DIFFERENCES = {
-    "DQN CartPole-v1": {
-        "rejax": ["squared TD loss (rejax has no Huber loss)",
-                  "clips each gradient element to ±10 (optax.clip), not the global norm",
-                  _REJAX_SAMPLE.format(50_000), _REJAX_DONE],
-        "sb3": ["plain DQN target, the max of the target network (SB3 has no Double DQN)"],
-        "sbx": ["plain DQN target, the max of the target network (sbx has no Double DQN)",
-                "no gradient clipping (sbx's DQN has no max_grad_norm)"],
-    },
-    "SAC Pendulum-v1": {
-        "rejax": ["acts with its policy from the start, not uniformly at random until learning starts",
-                  _REJAX_SAMPLE.format(100_000), _REJAX_DONE],
-    },
-}
+_PLAIN_TARGET = "plain DQN target, the max of the target network ({} has no Double DQN)"
+
+
+def peer_differences(algo: str, s: dict, peer: str, hidden) -> list[str]:
+    """What `peer` cannot match of jaxrl's settings `s` (algo.* fields) for DQN or SAC; it is matched as
+    closely as the peer allows (see rejax_kwargs, sb3_kwargs)."""
+    out = []
+    if algo == "dqn":
+        name = {"rejax": "rejax", "sb3": "SB3", "sbx": "sbx"}[peer]
+        if peer == "rejax":
+            if list(hidden) != [64, 64]:
+                out.append(f"(64, 64) Q-network, not {tuple(hidden)} (rejax's DQN fixes its hidden sizes)")
+            if s["loss"] == "huber":
+                out.append("squared TD loss (rejax has no Huber loss)")
+            if s["max_grad_norm"] != float("inf"):
+                out.append(f"clips each gradient element to ±{s['max_grad_norm']:g} (optax.clip), not the global norm")
+        else:
+            if s["double"]:
+                out.append(_PLAIN_TARGET.format(name))
+            if s["loss"] == "mse":
+                out.append(f"Huber loss ({name}'s DQN has no squared loss)")
+            if peer == "sbx" and s["max_grad_norm"] != float("inf"):
+                out.append("no gradient clipping (sbx's DQN has no max_grad_norm)")
+    elif peer == "rejax":
+        out.append("acts with its policy from the start, not uniformly at random until learning starts")
+    elif peer == "sbx" and s["target_update_interval"] != 1:
+        out.append("updates the target critics at every gradient step (sbx has no option)")
+    if peer == "rejax":
+        out += [_REJAX_SAMPLE.format(s["buffer_size"]), _REJAX_DONE]
+    return out
 
 
 def ours(case: str) -> list[str]:
@@ -89,10 +104,10 @@ def target_interval_env_steps(s: dict) -> int:
     return env_steps // s["num_updates"]
 
 
-def rejax_request(case: str, steps: int, repeats: int) -> dict:
-    """rejax does num_envs env steps, then num_epochs gradient steps, per iteration; it counts the target
-    interval in env steps, and polyak is the weight of the old target."""
-    s = CASES[case]["algo"]
+def rejax_kwargs(algo: str, s: dict, steps: int, hidden, activation: str, eval_freq: int | None = None) -> dict:
+    """rejax's config for jaxrl's settings `s`. rejax does num_envs env steps, then num_epochs gradient steps,
+    per iteration; it counts the target interval in env steps, and polyak is the weight of the old target.
+    `eval_freq` (env steps) sets how often its eval callback runs: by default once, at the end."""
     assert s["rollout_length"] == 1 and steps % s["num_envs"] == 0, s
     kwargs = {"num_envs": s["num_envs"], "num_epochs": s["num_updates"], "batch_size": s["batch_size"],
               "buffer_size": s["buffer_size"],
@@ -100,46 +115,62 @@ def rejax_request(case: str, steps: int, repeats: int) -> dict:
               # makes its first gradient step follow the same iteration as jaxrl's (learning_starts stored)
               "fill_buffer": s["learning_starts"] - s["num_envs"] - 1,
               "learning_rate": s["lr"], "gamma": s["gamma"], "polyak": 1.0 - s["tau"],
-              "target_update_freq": target_interval_env_steps(s),
-              # one evaluation chunk, so that rejax runs exactly `steps` env steps (its evaluation is a no-op here)
-              "total_timesteps": steps, "eval_freq": steps,
-              "agent_kwargs": {"activation": ACTIVATION}}
-    if case.startswith("DQN"):
-        assert HIDDEN == [64, 64]  # rejax's DQN network is (64, 64), fixed
+              "target_update_freq": target_interval_env_steps(s), "total_timesteps": steps,
+              "eval_freq": eval_freq or steps, "agent_kwargs": {"activation": activation}}
+    if algo == "dqn":  # rejax's DQN network is (64, 64), fixed (see peer_differences)
         kwargs.update(ddqn=s["double"], max_grad_norm=s["max_grad_norm"], eps_start=s["eps_start"],
                       eps_end=s["eps_end"], exploration_fraction=s["exploration_fraction"])
     else:  # learned α from 1.0 towards -|A|, as rejax always does
-        kwargs.update(hidden_layer_sizes=HIDDEN, num_critics=s["num_critics"])
-    return {"mode": "throughput", "algo": case.split()[0].lower(), "env": case.split()[1], "repeats": repeats,
-            "seed": 0, "kwargs": kwargs}
+        assert s["autotune"] and s["init_alpha"] == 1.0 and s["target_entropy_scale"] == 1.0, s
+        kwargs.update(hidden_layer_sizes=list(hidden), num_critics=s["num_critics"])
+    return kwargs
 
 
-def sb3_request(lib: str, case: str, steps: int, repeats: int) -> dict:
-    """SB3 and sbx count train_freq in steps of the vec env (num_envs env steps each), the DQN target interval
-    in env steps and SAC's in gradient steps."""
-    s = CASES[case]["algo"]
+def sb3_kwargs(lib: str, algo: str, s: dict, hidden, activation: str) -> tuple[dict, int]:
+    """SB3's or sbx's constructor arguments for jaxrl's settings `s`, and the env steps of a warm-up `learn`
+    (100 iterations of gradient steps, so that sbx compiles them before anything is timed). SB3 and sbx
+    count train_freq in steps of the vec env (num_envs env steps each), the DQN target interval in env steps
+    and SAC's in gradient steps."""
     kwargs = {"learning_rate": s["lr"], "buffer_size": s["buffer_size"], "batch_size": s["batch_size"],
               "gamma": s["gamma"], "tau": s["tau"],
               # SB3 trains once *more* than learning_starts env steps are stored; jaxrl once that many are
               "learning_starts": s["learning_starts"] - 1,
               "train_freq": s["rollout_length"], "gradient_steps": s["num_updates"],
-              "activation": ACTIVATION, "policy_kwargs": {"net_arch": HIDDEN}}
-    if case.startswith("DQN"):
+              "activation": activation, "policy_kwargs": {"net_arch": list(hidden)}}
+    if algo == "dqn":
         kwargs.update(target_update_interval=target_interval_env_steps(s),
                       exploration_fraction=s["exploration_fraction"], exploration_initial_eps=s["eps_start"],
                       exploration_final_eps=s["eps_end"])
-        if lib == "sb3":  # Huber loss and global-norm clipping, as jaxrl; sbx's DQN has no clipping
+        if lib == "sb3":  # global-norm clipping, as jaxrl; sbx's DQN has no clipping
             kwargs["max_grad_norm"] = s["max_grad_norm"]
     else:
-        assert s["autotune"] and s["init_alpha"] == 1.0  # SB3's ent_coef="auto": learned, from 1.0, towards -|A|
-        kwargs.update(ent_coef="auto")
+        assert s["autotune"] and s["init_alpha"] == 1.0 and s["target_entropy_scale"] == 1.0, s
+        kwargs.update(ent_coef="auto")  # learned, from 1.0, towards -|A|
         kwargs["policy_kwargs"]["n_critics"] = s["num_critics"]
-        if lib == "sb3":  # sbx updates the target critics at every gradient step, with no option
+        if lib == "sb3":
             kwargs["target_update_interval"] = s["target_update_interval"]
-    # the warm-up `learn` includes 100 iterations of gradient steps, so that sbx compiles them before timing
-    warmup = s["learning_starts"] + 100 * s["num_envs"] * s["rollout_length"]
-    return {"mode": "throughput", "lib": lib, "algo": case.split()[0].lower(), "env": case.split()[1],
-            "n_envs": s["num_envs"], "repeats": repeats, "total_timesteps": steps, "warmup_timesteps": warmup,
+    return kwargs, s["learning_starts"] + 100 * s["num_envs"] * s["rollout_length"]
+
+
+def settings(case: str) -> dict:
+    """Every algo.* field jaxrl runs a case with (its defaults, then the case's)."""
+    from jaxrl.config import load_config
+
+    algo = load_config(ours(case) + [f"total_env_steps={CASES[case]['env_steps']}"]).algo_config
+    return dict(vars(algo))
+
+
+def rejax_request(case: str, steps: int, repeats: int) -> dict:
+    algo = case.split()[0].lower()
+    return {"mode": "throughput", "algo": algo, "env": case.split()[1], "repeats": repeats, "seed": 0,
+            "kwargs": rejax_kwargs(algo, settings(case), steps, HIDDEN, ACTIVATION)}
+
+
+def sb3_request(lib: str, case: str, steps: int, repeats: int) -> dict:
+    algo, s = case.split()[0].lower(), settings(case)
+    kwargs, warmup = sb3_kwargs(lib, algo, s, HIDDEN, ACTIVATION)
+    return {"mode": "throughput", "lib": lib, "algo": algo, "env": case.split()[1], "n_envs": s["num_envs"],
+            "repeats": repeats, "total_timesteps": steps, "warmup_timesteps": warmup,
             "torch_threads": TORCH_THREADS, "kwargs": kwargs}
 
 
@@ -165,7 +196,8 @@ def main():
                 request = sb3_request(peer, case, steps, repeats)
                 sides[peer] = peer_side("sb3", "sb3_worker.py", request)
             requests[case][peer] = request
-            differences.setdefault(case, {})[peer] = DIFFERENCES.get(case, {}).get(peer, [])
+            differences.setdefault(case, {})[peer] = peer_differences(case.split()[0].lower(), settings(case), peer,
+                                                                    HIDDEN)
         results[case] = run_rounds(case, sides, rounds)
     result = provenance(benchmark="offpolicy_peers", settings={c: CASES[c]["algo"] for c in args.cases},
                         env_steps=env_steps, hidden_sizes=HIDDEN, activation=ACTIVATION, repeats=repeats,

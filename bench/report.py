@@ -128,9 +128,13 @@ def throughput(r: dict) -> str:
 
 def time_to_return(r: dict) -> str:
     out = [_header(r), ""]
-    for env_id, rows in r["results"].items():
-        out.append(f"{env_id} to {r['thresholds'][env_id]:g} (trailing {r['window_steps']:,} env steps), "
-                   f"{r['num_seeds']} seeds, median of {r['repeats']}:\n")
+    for case, rows in r["results"].items():
+        c = r["cases"][case]
+        every = f"every {c['log_steps']:,} env steps" if c["log_steps"] else "after every rollout"
+        out.append(f"{case} to {c['threshold']:g}: mean return of the training episodes that ended in the trailing "
+                   f"{c['window_steps']:,} env steps of a seed, checked {every}; at most "
+                   f"{c['budget_env_steps_per_seed']:,} env steps per seed (jaxrl's preset), {r['num_seeds']} seeds, "
+                   f"median of {r['repeats']}:\n")
         table = []
         for name, row in rows.items():
             reached = [p["reached"] for p in row["passes"]]
@@ -139,6 +143,10 @@ def time_to_return(r: dict) -> str:
         out.append(_table(["trainer", "seconds to threshold (all seeds)", "this / jaxrl",
                            "seeds reaching it, per repeat"],
                           table))
+        diffs = [f"- {name.split()[0]}: {'; '.join(row['differences'])}." for name, row in rows.items()
+                 if row.get("differences")]
+        if diffs:
+            out += ["", "Where a peer differs from jaxrl's preset:", "", *diffs]
         out.append("")
     return "\n".join(out)
 

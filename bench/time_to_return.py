@@ -1,22 +1,32 @@
-"""Wall time to reach a return threshold: jaxrl's PPO with 8 seeds trained in one compiled call vs 8
-sequential runs of the peer (rejax; Stable-Baselines3), same hyperparameters (jaxrl's presets).
+"""Wall time to reach a return threshold: jaxrl with 8 seeds trained in one compiled call vs 8 sequential runs
+of the peer (rejax; Stable-Baselines3; sbx), for PPO, DQN and SAC, with jaxrl's presets on every side.
 
-    .venv/bin/python bench/time_to_return.py [--envs CartPole-v1 Pendulum-v1] [--peers rejax sb3] [--quick]
+    .venv/bin/python bench/time_to_return.py [--cases "DQN CartPole-v1" ...] [--peers rejax sb3 sbx] [--quick]
+    .venv/bin/python bench/time_to_return.py --cases "DQN CartPole-v1" --set algo.hidden_sizes=[64,64] --out F
 
-The rule is the same on every side: after every rollout, the mean return of the training episodes that
-ended in the trailing --window-steps env steps; a seed has reached the threshold (CartPole-v1 475,
-Pendulum-v1 -250) at the first rollout where that mean is >= threshold. The time is the host clock at
-that rollout (a host callback on the JAX sides, an SB3 callback for SB3) minus the start of the run,
-compilation excluded:
+The rule is the same on every side: every `log_steps` env steps of a seed (one rollout for PPO), the mean
+return of the training episodes that ended in the trailing `window_steps` env steps; a seed has reached the
+threshold (CartPole-v1 475, Pendulum-v1 -250) at the first such point where that mean is >= threshold. The
+time is the host clock there (a host callback on the JAX sides, an SB3 callback for SB3/sbx) minus the start
+of the run, compilation excluded:
   jaxrl: one call trains all 8 seeds; time = when the last seed reaches the threshold.
   peer:  8 runs one after another; time = sum over seeds of each run's time to its threshold (as if
          each run were stopped right there: SB3 is, rejax runs its budget inside one jit and is read).
-A seed that never reaches the threshold within the budget counts its whole run and is reported.
+A seed that never reaches the threshold within the budget (the preset's total_env_steps) counts its whole
+run, and the tables say how many seeds reached it.
+jaxrl's checks follow its logger (log_every = K iterations): after iterations 1, K+1, 2K+1, ..., so with K > 1
+each comes one iteration after a peer's (10 env steps of a seed for DQN, 1 for SAC); PPO's K is 1, and its
+checks fall after every rollout on every side.
+Per case (CASES): the window is 20,480 env steps (DQN: 41 episodes of 500 steps at the threshold), except for
+SAC, whose whole Pendulum run is 20,000 steps of one env: 2,000 there (10 episodes). Where a peer cannot
+match a setting of the preset, the result file lists how it differs (offpolicy_peers.peer_differences for
+DQN and SAC; ppo_differences here).
 Median of --repeats; writes bench/results/time-to-return-<platform>.json and .png.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import time
@@ -27,19 +37,35 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import TORCH_THREADS, bar_plots, provenance, run_peer, steps_to_threshold, write_result  # noqa: E402
+from offpolicy_peers import peer_differences, rejax_kwargs, sb3_kwargs  # noqa: E402
 
-THRESHOLD = {"CartPole-v1": 475.0, "Pendulum-v1": -250.0}
+# log_steps: env steps per seed between the points where the rule is checked (None: every iteration).
 # SB3 trains PPO on Pendulum at ~10 epochs x 32 minibatches per 4096 steps on the CPU: 8 sequential runs x 3
 # repeats would take the better part of an hour, so it is opt-in there (--peers rejax sb3).
-DEFAULT_PEERS = {"CartPole-v1": ["rejax", "sb3"], "Pendulum-v1": ["rejax"]}
-HIDDEN = [64, 64]
+CASES = {
+    "PPO CartPole-v1": {"threshold": 475.0, "window_steps": 20_480, "log_steps": None, "peers": ["rejax", "sb3"]},
+    "PPO Pendulum-v1": {"threshold": -250.0, "window_steps": 20_480, "log_steps": None, "peers": ["rejax"]},
+    "DQN CartPole-v1": {"threshold": 475.0, "window_steps": 20_480, "log_steps": 1_000, "peers": ["rejax", "sb3"]},
+    "SAC Pendulum-v1": {"threshold": -250.0, "window_steps": 2_000, "log_steps": 100,
+                        "peers": ["rejax", "sb3", "sbx"]},
+}
 
 
-def load(env_id: str, budget: int | None, num_seeds: int):
+BUDGET = None  # --budget: env steps per seed in place of the presets' (smoke runs)
+OVERRIDES: list[str] = []  # --set: config overrides on top of every case's preset (peers get them mapped)
+
+
+def load(case: str, num_seeds: int):
+    """jaxrl's preset for a case, logging (one host callback) every log_steps env steps of a seed."""
     from jaxrl.config import load_config
 
-    over = ["algo=ppo", f"env=gymnax/{env_id}", f"num_seeds={num_seeds}", "log_every=1"]
-    return load_config(over + ([f"total_env_steps={budget}"] if budget else []))
+    algo, env_id = case.split()
+    config = load_config([f"algo={algo.lower()}", f"env=gymnax/{env_id}", f"num_seeds={num_seeds}"]
+                         + ([f"total_env_steps={BUDGET}"] if BUDGET else []) + OVERRIDES)
+    per_step = config.algo_config.steps_per_iteration()
+    log_steps = CASES[case]["log_steps"] or per_step
+    assert log_steps % per_step == 0, (case, log_steps, per_step)
+    return dataclasses.replace(config, log_every=log_steps // per_step), log_steps
 
 
 def judge(runs: list[dict], threshold: float, window: int) -> dict:
@@ -53,12 +79,13 @@ def judge(runs: list[dict], threshold: float, window: int) -> dict:
     return {"seeds": seeds, "reached": sum(s["reached"] for s in seeds)}
 
 
-def ours(env_id: str, budget, seeds: int, threshold: float, window: int, repeats: int) -> dict:
+def ours(case: str, seeds: int, repeats: int) -> dict:
     import jax
 
     from jaxrl.core.train import make_train_many
 
-    config = load(env_id, budget, seeds)
+    c = CASES[case]
+    config, _ = load(case, seeds)
     stamps = {}
 
     class Clock:
@@ -77,31 +104,59 @@ def ours(env_id: str, budget, seeds: int, threshold: float, window: int, repeats
         start = time.perf_counter()
         out = jax.block_until_ready(compiled(keys))
         wall = time.perf_counter() - start
-        sums, counts = np.asarray(out.metrics["episode_return_sum"]), np.asarray(out.metrics["episode_count"])
-        times = [stamps[i] - start for i in range(sums.shape[1])]
-        steps = [(i + 1) * per_step for i in range(sums.shape[1])]
-        runs = [{"seed": s, "steps": steps, "times": times, "wall_seconds": wall, "episode_return_sums": sums[s],
-                 "episode_counts": counts[s]} for s in range(seeds)]
-        j = judge(runs, threshold, window)
+        # per-iteration episode tallies, summed over the iterations up to each logged one
+        logged = sorted(stamps)
+        at_log = [np.diff(np.cumsum(np.asarray(out.metrics[k]), axis=1)[:, logged], axis=1, prepend=0.0)
+                  for k in ("episode_return_sum", "episode_count")]
+        times = [stamps[i] - start for i in logged]
+        steps = [(i + 1) * per_step for i in logged]
+        runs = [{"seed": s, "steps": steps, "times": times, "wall_seconds": wall, "episode_return_sums": at_log[0][s],
+                 "episode_counts": at_log[1][s]} for s in range(seeds)]
+        j = judge(runs, c["threshold"], c["window_steps"])
         j["seconds"] = max(s["seconds"] for s in j["seeds"])
         j["wall_seconds"] = wall
+        j["checks"] = len(logged)
         passes.append(j)
         print(f"  jaxrl pass {r}: {j['seconds']:.1f}s to threshold ({j['reached']}/{seeds} seeds), wall {wall:.1f}s",
               flush=True)
     return {"passes": passes, "seconds": statistics.median(p["seconds"] for p in passes),
             "compile_seconds": compile_s, "budget_env_steps_per_seed": config.total_env_steps,
-            "config": {k: v for k, v in vars(config.algo_config).items()}}
+            "config": dict(vars(config.algo_config))}
 
 
-def peer_request(peer: str, env_id: str, config, seeds: list[int], threshold: float, window: int) -> dict:
-    a = config.algo_config
+def ppo_differences(a, peer: str) -> list[str]:
+    """What a peer cannot match of jaxrl's PPO preset `a` (it is matched as closely as the peer allows)."""
+    if peer != "rejax":
+        return []
+    out = []
+    if a.reward_scale != 1.0:
+        out.append(f"no reward scale ({a.reward_scale:g} in the preset): rejax's reward normalisation instead")
+    if a.anneal_lr:
+        out.append("constant learning rate (rejax has no learning-rate annealing)")
+    return out
+
+
+def peer_request(peer: str, case: str, config, log_steps: int, seeds: list[int]) -> dict:
+    c, a = CASES[case], config.algo_config
+    algo, env_id = case.split()[0].lower(), case.split()[1]
+    budget = config.total_env_steps
+    if algo != "ppo":
+        s = dict(vars(a))
+        if peer == "rejax":
+            kwargs = rejax_kwargs(algo, s, budget, a.hidden_sizes, a.activation, eval_freq=log_steps)
+            return {"mode": "time_to_return", "algo": algo, "env": env_id, "seeds": seeds, "kwargs": kwargs}
+        kwargs, warmup = sb3_kwargs(peer, algo, s, a.hidden_sizes, a.activation)
+        return {"mode": "time_to_return", "lib": peer, "algo": algo, "env": env_id, "n_envs": a.num_envs,
+                "seeds": seeds, "threshold": c["threshold"], "window_steps": c["window_steps"],
+                "log_steps": log_steps, "kwargs": kwargs, "total_timesteps": budget, "warmup_timesteps": warmup,
+                "torch_threads": TORCH_THREADS}
     batch = a.num_envs * a.rollout_length
     if peer == "rejax":
         kwargs = {"num_envs": a.num_envs, "num_steps": a.rollout_length, "num_epochs": a.num_epochs,
-                  "num_minibatches": a.num_minibatches, "total_timesteps": config.total_env_steps,
+                  "num_minibatches": a.num_minibatches, "total_timesteps": budget,
                   "learning_rate": a.lr, "gamma": a.gamma, "gae_lambda": a.gae_lambda, "clip_eps": a.clip_eps,
                   "vf_coef": a.vf_coef, "ent_coef": a.ent_coef, "max_grad_norm": a.max_grad_norm,
-                  "eval_freq": batch, "normalize_observations": a.normalize_obs,
+                  "eval_freq": log_steps, "normalize_observations": a.normalize_obs,
                   # rejax has no reward scale; its reward normalisation is the nearest option
                   "normalize_rewards": a.reward_scale != 1.0,
                   "agent_kwargs": {"activation": a.activation, "hidden_layer_sizes": list(a.hidden_sizes)}}
@@ -112,64 +167,82 @@ def peer_request(peer: str, env_id: str, config, seeds: list[int], threshold: fl
               "activation": a.activation, "policy_kwargs": {"net_arch": {"pi": list(a.hidden_sizes),
                                                                           "vf": list(a.hidden_sizes)}}}
     return {"mode": "time_to_return", "lib": peer, "algo": "ppo", "env": env_id, "n_envs": a.num_envs,
-            "seeds": seeds, "threshold": threshold, "window_steps": window, "kwargs": kwargs,
-            "total_timesteps": config.total_env_steps, "warmup_timesteps": 2 * batch, "torch_threads": TORCH_THREADS,
+            "seeds": seeds, "threshold": c["threshold"], "window_steps": c["window_steps"], "log_steps": log_steps,
+            "kwargs": kwargs, "total_timesteps": budget, "warmup_timesteps": 2 * batch, "torch_threads": TORCH_THREADS,
             "anneal_lr": a.anneal_lr, "normalize_obs": a.normalize_obs, "reward_scale": a.reward_scale}
 
 
-def peer(name: str, env_id: str, config, seeds: int, threshold: float, window: int, repeats: int) -> dict:
+def peer(name: str, case: str, seeds: int, repeats: int) -> dict:
+    c = CASES[case]
+    config, log_steps = load(case, seeds)
     venv, worker = ("rejax", "rejax_worker.py") if name == "rejax" else ("sb3", "sb3_worker.py")
     passes = []
     for r in range(repeats):
-        seed_list = [r * 100 + s for s in range(seeds)]
-        out = run_peer(venv, worker, peer_request(name, env_id, config, seed_list, threshold, window))
-        j = judge(out["runs"], threshold, window)
+        request = peer_request(name, case, config, log_steps, [r * 100 + s for s in range(seeds)])
+        out = run_peer(venv, worker, request)
+        j = judge(out["runs"], c["threshold"], c["window_steps"])
         j["seconds"] = sum(s["seconds"] for s in j["seeds"])
         j["wall_seconds"] = sum(run["wall_seconds"] for run in out["runs"])
         j["versions"] = out.get("versions")
         passes.append(j)
         print(f"  {name} pass {r}: {j['seconds']:.1f}s to threshold ({j['reached']}/{seeds} seeds), "
               f"wall {j['wall_seconds']:.1f}s", flush=True)
-    return {"passes": passes, "seconds": statistics.median(p["seconds"] for p in passes)}
+    algo = case.split()[0].lower()
+    differences = (ppo_differences(config.algo_config, name) if algo == "ppo" else
+                   peer_differences(algo, dict(vars(config.algo_config)), name, config.algo_config.hidden_sizes))
+    return {"passes": passes, "seconds": statistics.median(p["seconds"] for p in passes), "request": request,
+            "differences": differences}
 
 
 def plot(result: dict, path: Path) -> None:
     bar_plots(result, path, "seconds", f"seconds until all {result['num_seeds']} seeds reach the threshold",
-              lambda env_id: f"PPO {env_id} to {THRESHOLD[env_id]:g}", lambda v: f"{v:.1f}s", "Time to return")
+              lambda case: f"{case} to {result['cases'][case]['threshold']:g}", lambda v: f"{v:.1f}s",
+              "Time to return")
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--envs", nargs="+", default=list(THRESHOLD), choices=list(THRESHOLD))
+    p.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     p.add_argument("--peers", nargs="*", default=None, choices=["rejax", "sb3", "sbx"],
-                   help="default: rejax and sb3 on CartPole-v1, rejax on Pendulum-v1 (see DEFAULT_PEERS)")
+                   help="default: each case's peers in CASES (SB3 is opt-in for PPO on Pendulum-v1)")
     p.add_argument("--seeds", type=int, default=8)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--window-steps", type=int, default=20480)
     p.add_argument("--quick", action="store_true", help="2 seeds, 1 repeat")
+    p.add_argument("--budget", type=int, default=None,
+                   help="env steps per seed on every side, in place of the presets' (for smoke runs)")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="config overrides on every case's preset, e.g. algo.hidden_sizes=[64,64] (the peers get "
+                        "them too, mapped); results then go to a file of their own (--out)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
+    global BUDGET
+    BUDGET = args.budget
+    OVERRIDES[:] = args.set
+    if args.set and not args.out:
+        p.error("--set changes the presets: name a result file with --out, so the README's table stays the presets'")
     seeds, repeats = (2, 1) if args.quick else (args.seeds, args.repeats)
 
     results = {}
-    for env_id in args.envs:
-        threshold = THRESHOLD[env_id]
-        config = load(env_id, None, seeds)
-        print(f"{env_id}: threshold {threshold}, budget {config.total_env_steps} env steps per seed", flush=True)
-        rows = {f"jaxrl ({seeds} seeds, one call)": ours(env_id, None, seeds, threshold, args.window_steps,
-                                                           repeats)}
-        for name in (DEFAULT_PEERS[env_id] if args.peers is None else args.peers):
-            rows[f"{name} ({seeds} sequential runs)"] = peer(name, env_id, config, seeds, threshold,
-                                                              args.window_steps, repeats)
+    for case in args.cases:
+        c = CASES[case]
+        config, log_steps = load(case, seeds)
+        print(f"{case}: threshold {c['threshold']}, budget {config.total_env_steps} env steps per seed, "
+              f"checked every {log_steps} env steps over the trailing {c['window_steps']}", flush=True)
+        rows = {f"jaxrl ({seeds} seeds, one call)": ours(case, seeds, repeats)}
+        for name in (c["peers"] if args.peers is None else args.peers):
+            rows[f"{name} ({seeds} sequential runs)"] = peer(name, case, seeds, repeats)
         ours_s = next(iter(rows.values()))["seconds"]
         for name, row in rows.items():
             row["this_over_jaxrl"] = row["seconds"] / ours_s
-            print(f"{env_id:12s} {name:32s} {row['seconds']:8.1f}s  ({row['this_over_jaxrl']:.2f}x jaxrl's time)",
+            print(f"{case:16s} {name:32s} {row['seconds']:8.1f}s  ({row['this_over_jaxrl']:.2f}x jaxrl's time)",
                   flush=True)
-        results[env_id] = rows
-    result = provenance(benchmark="time_to_return", thresholds=THRESHOLD, window_steps=args.window_steps,
-                        num_seeds=seeds, repeats=repeats, quick=args.quick, results=results)
-    path = write_result("time-to-return", result, args.out, quick=args.quick)
+        results[case] = rows
+    cases = {case: dict(CASES[case], budget_env_steps_per_seed=load(case, seeds)[0].total_env_steps)
+             for case in args.cases}
+    result = provenance(benchmark="time_to_return", cases=cases, num_seeds=seeds, repeats=repeats,
+                        quick=args.quick or bool(args.budget), budget=args.budget, overrides=args.set,
+                        results=results)
+    path = write_result("time-to-return", result, args.out, quick=args.quick or bool(args.budget))
     plot(result, path.with_suffix(".png"))
 
 

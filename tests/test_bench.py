@@ -119,3 +119,51 @@ def test_brax_trainer_comparisons_quick_smoke_run(script, tmp_path):
     assert result["interleaved"] and result["ratio_ours_over_brax"] > 0
     assert len(result["jaxrl"]["times"]) == len(result["brax"]["times"]) == 2
     assert result["brax"]["xla_compiles_after_first_epoch"] == 0
+
+
+def test_time_to_return_checks_the_rule_at_the_same_points_on_every_side():
+    """Each case's jaxrl preset logs every log_steps env steps of a seed; rejax evaluates and SB3 tallies at the
+    same points, over the same budget; DQN and SAC peers get the preset's settings, mapped (offpolicy_peers)."""
+    from time_to_return import CASES, load, peer_request
+
+    for case in CASES:
+        config, log_steps = load(case, 8)
+        assert config.log_every * config.algo_config.steps_per_iteration() == log_steps
+        for name in CASES[case]["peers"]:
+            request = peer_request(name, case, config, log_steps, list(range(8)))
+            if name == "rejax":
+                assert request["kwargs"]["eval_freq"] == log_steps
+                assert request["kwargs"]["total_timesteps"] == config.total_env_steps
+            else:
+                assert request["log_steps"] == log_steps and request["total_timesteps"] == config.total_env_steps
+                assert request["window_steps"] == CASES[case]["window_steps"]
+    config, log_steps = load("DQN CartPole-v1", 8)
+    assert log_steps == 1_000 and config.log_every == 100
+    dqn = peer_request("sb3", "DQN CartPole-v1", config, log_steps, [0])["kwargs"]
+    assert dqn["policy_kwargs"]["net_arch"] == [120, 84] and dqn["target_update_interval"] == 500
+    assert dqn["learning_starts"] == 9_999 and dqn["exploration_fraction"] == 0.5
+    # what a peer cannot match is said, from the preset's own settings
+    from offpolicy_peers import peer_differences
+
+    s = dict(vars(config.algo_config))
+    assert any("(64, 64) Q-network" in d for d in peer_differences("dqn", s, "rejax", (120, 84)))
+    assert any("Huber loss" in d for d in peer_differences("dqn", s, "sb3", (120, 84)))
+    assert not any("Huber" in d for d in peer_differences("dqn", dict(s, loss="huber"), "sb3", (120, 84)))
+
+
+def test_time_to_return_smoke_run_judges_every_seed(tmp_path):
+    """jaxrl alone, 2 seeds, a short SAC budget: the rule is checked every log_steps env steps of each seed."""
+    out = tmp_path / "result.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "time_to_return.py"), "--quick", "--peers",
+                           "--cases", "SAC Pendulum-v1", "--budget", "3000", "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    row = result["results"]["SAC Pendulum-v1"]["jaxrl (2 seeds, one call)"]
+    assert result["cases"]["SAC Pendulum-v1"]["budget_env_steps_per_seed"] == 3000
+    (only,) = row["passes"]
+    assert len(only["seeds"]) == 2 and row["seconds"] > 0
+    assert only["checks"] == 31  # after iterations 1, 101, ..., 2901 (the logger's schedule) and the last
+    for seed in only["seeds"]:  # a seed that never reached -250 in 3,000 steps counts its whole run
+        assert seed["reached"] or seed["seconds"] == only["wall_seconds"]
+    assert out.with_suffix(".png").exists()

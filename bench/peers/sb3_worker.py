@@ -7,10 +7,11 @@ Reads one JSON request on stdin, prints one JSON result line on stdout:
     -> seconds of `learn(total_timesteps)` (median of `repeats`, after one short warm-up `learn`, which
        also compiles sbx's jitted functions).
   {"mode": "time_to_return", ..., "seeds": [0, ...], "threshold": 475, "window_steps": 20480,
-   "total_timesteps": <cap>}
-    -> per seed, one run after another: a callback logs, after every rollout, the wall time since `learn`
-       began and the returns of the episodes that ended during that rollout; the run stops once the
-       trailing-window mean return reaches the threshold (the same rule the jaxrl side is judged by).
+   "log_steps": 2048, "total_timesteps": <cap>}
+    -> per seed, one run after another: a callback logs, every log_steps env steps (for PPO, one rollout),
+       the wall time since `learn` began and the returns of the episodes that ended since the last log;
+       the run stops once the trailing-window mean return reaches the threshold (the same rule the jaxrl
+       side is judged by).
 Either mode takes an optional "torch_threads": n, torch's intra-op threads (default: one per core).
 """
 from __future__ import annotations
@@ -73,28 +74,40 @@ def throughput(request):
 
 
 def time_to_return(request):
+    from collections import deque
+
     from stable_baselines3.common.callbacks import BaseCallback
 
-    threshold, window = request["threshold"], request["window_steps"]
+    threshold, window, log_steps = request["threshold"], request["window_steps"], request["log_steps"]
 
     class Tally(BaseCallback):
+        """Every log_steps env steps: a row (seconds, env steps, sum and count of the returns of the episodes
+        that ended since the last row); training stops once the rows inside the trailing window reach the
+        threshold. Only the rows inside the window are kept for the check, so it costs the same however long
+        the run."""
+
         def _on_training_start(self):
             self.start = time.perf_counter()
             self.rows, self.ended, self.reached = [], [], False
+            self.inside = deque()
+            self.next_row = log_steps
 
         def _on_step(self):
             for info in self.locals["infos"]:
                 if "episode" in info:
                     self.ended.append(info["episode"]["r"])
+            if self.num_timesteps >= self.next_row:
+                self.next_row += log_steps
+                row = (time.perf_counter() - self.start, self.num_timesteps, float(np.sum(self.ended)),
+                       len(self.ended))
+                self.rows.append(row)
+                self.ended = []
+                self.inside.append(row)
+                while self.inside[0][1] <= self.num_timesteps - window:
+                    self.inside.popleft()
+                count = sum(r[3] for r in self.inside)
+                self.reached = count > 0 and sum(r[2] for r in self.inside) / count >= threshold
             return not self.reached
-
-        def _on_rollout_end(self):
-            self.rows.append((time.perf_counter() - self.start, self.num_timesteps, float(np.sum(self.ended)),
-                              len(self.ended)))
-            self.ended = []
-            inside = [r for r in self.rows if r[1] > self.num_timesteps - window]
-            count = sum(r[3] for r in inside)
-            self.reached = count > 0 and sum(r[2] for r in inside) / count >= threshold
 
     warm = make_model(request, seed=10_000)  # compiles sbx's jitted functions before the timed runs
     warm.learn(request["warmup_timesteps"])

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The GPU benchmarks, as one command for a lent GPU machine (the device tool), within a time budget.
+#
+# Here, once:   bash bench/gpu/fetch_wheels.sh            # .whl/ (git-ignored), ~45 MB
+# There:        run(command="bash bench/gpu/run.sh 540", carry=[".whl"], timeout_s=600)
+#               run(command="bash bench/gpu/run.sh 540 ppo_peers offpolicy_peers", carry=[".whl"])
+# Then here:    copy the files it returns (gpu-results.tgz, gpu-log.txt) into bench/results/ with
+#               `tar xzf <files_at>/gpu-results.tgz`, and run .venv/bin/python bench/report.py.
+#
+# Arguments: a budget in seconds (default 540), then the steps to run (default: all, in the order below).
+# QUICK=1 adds --quick to every step (smoke runs, to check the set-up; their files are named -quick).
+# A step starts only if its estimate fits in what is left of the budget, and is cut off at the budget
+# (`timeout`); each benchmark writes its JSON at its end, so a step cut off leaves no file. What every step
+# printed is in gpu-log.txt. The order puts the issue's GPU targets first: the num_envs scaling curve to 16k+
+# envs, then PPO on brax/ant vs brax's own PPO trainer.
+#
+# The machine's image has Python 3.12 and jax 0.11.2 (CUDA 13); jaxrl's missing dependencies are installed
+# from .whl/main into /tmp/site, and the peers from .whl/rejax and .whl/sb3 into folders of their own that
+# bench/common.py puts on PYTHONPATH instead of making venvs (JAXRL_PEER_PATH_*; nothing can be fetched
+# there). Every result file records the versions it ran with.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BUDGET=${1:-540}
+shift || true
+STEPS=("$@")
+OUT=${OUT:-/tmp/gpu-out}
+mkdir -p "$OUT"
+LOG="$OUT/gpu-log.txt"
+START=$(date +%s)
+left() { echo $((BUDGET - ($(date +%s) - START))); }
+
+install() {  # folder of wheels -> target folder
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$2" "$1"/*.whl
+}
+[ -d .whl/main ] || { echo "no .whl/main: run bash bench/gpu/fetch_wheels.sh here and carry .whl" | tee "$LOG"; exit 2; }
+install .whl/main /tmp/site || exit 3
+install .whl/rejax /tmp/site-rejax || exit 3
+install .whl/sb3 /tmp/site-sb3 || exit 3
+export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+export JAXRL_PEER_PATH_REJAX=/tmp/site-rejax:/tmp/site JAXRL_PEER_PATH_SB3=/tmp/site-sb3:/tmp/site
+# several JAX processes share the GPU (jaxrl and a JAX peer): no process takes 75% of its memory up front
+export XLA_PYTHON_CLIENT_PREALLOCATE=false
+export JAX_COMPILATION_CACHE_DIR=/tmp/jax-cache
+{
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  python3 - <<'PY'
+import jax, flax, optax, chex, gymnax, brax, evosax, distrax, mujoco
+print("python", __import__("sys").version.split()[0], "| jax", jax.__version__, "| flax", flax.__version__,
+      "| optax", optax.__version__, "| chex", chex.__version__, "| devices", jax.devices())
+PY
+} 2>&1 | tee "$LOG"
+
+# name, estimated seconds (H100/H200, compile included), command
+PLAN=(
+  "throughput|200|bench/throughput.py --num-envs 1 16 256 4096 16384 65536 --num-seeds 1 16 64 256 --brax-env '' --repeats 3"
+  "brax_ppo|300|bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32 --iterations 20 --repeats 5"
+  "ppo_peers|300|bench/ppo_peers.py"
+  "compile_time|240|bench/compile_time.py --repeats 1"
+  "es|240|bench/es.py"
+  "offpolicy_peers|420|bench/offpolicy_peers.py --rounds 1"
+  "brax_sac|300|bench/brax_sac.py --env brax/ant --num-envs 256"
+  "time_to_return|540|bench/time_to_return.py --repeats 1"
+)
+for entry in "${PLAN[@]}"; do
+  IFS='|' read -r name estimate command <<<"$entry"
+  if [ ${#STEPS[@]} -gt 0 ] && [[ ! " ${STEPS[*]} " == *" $name "* ]]; then continue; fi
+  if [ "$(left)" -lt "$estimate" ]; then
+    echo "== skip $name: ~${estimate}s estimated, $(left)s left" | tee -a "$LOG"
+    continue
+  fi
+  echo "== $name ($(left)s left): python3 $command" | tee -a "$LOG"
+  t0=$(date +%s)
+  [ "${QUICK:-0}" = 1 ] && command="$command --quick"
+  eval timeout "$(left)" python3 $command 2>&1 | tee -a "$LOG"
+  echo "== $name: exit ${PIPESTATUS[0]} after $(( $(date +%s) - t0 ))s" | tee -a "$LOG"
+done
+tar czf "$OUT/gpu-results.tgz" $(ls bench/results/*-gpu*.json bench/results/*-gpu*.png 2>/dev/null) 2>/dev/null \
+  && echo "== results: $(tar tzf "$OUT/gpu-results.tgz" | tr '\n' ' ')" | tee -a "$LOG" \
+  || echo "== no result files were written" | tee -a "$LOG"
