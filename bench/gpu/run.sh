@@ -41,14 +41,17 @@ export JAXRL_PEER_PATH_REJAX=/tmp/site-rejax:/tmp/site JAXRL_PEER_PATH_SB3=/tmp/
 # several JAX processes share the GPU (jaxrl and a JAX peer): no process takes 75% of its memory up front
 export XLA_PYTHON_CLIENT_PREALLOCATE=false
 export JAX_COMPILATION_CACHE_DIR=/tmp/jax-cache
-{
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-  python3 - <<'PY'
-import jax, flax, optax, chex, gymnax, brax, evosax, distrax, mujoco
-print("python", __import__("sys").version.split()[0], "| jax", jax.__version__, "| flax", flax.__version__,
-      "| optax", optax.__version__, "| chex", chex.__version__, "| devices", jax.devices())
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee "$LOG"
+# everything the benchmarks import, once: a missing package stops here, not in every step
+python3 - <<'PY' 2>&1 | tee -a "$LOG"
+import sys
+import jax, flax, optax, chex, gymnax, brax, evosax, distrax, mujoco, yaml, matplotlib
+import distrax._src.distributions.normal, brax.envs, mujoco.mjx
+import jaxrl.agents.ppo, jaxrl.envs
+print("python", sys.version.split()[0], "| jax", jax.__version__, "| flax", flax.__version__, "| optax",
+      optax.__version__, "| chex", chex.__version__, "| devices", jax.devices())
 PY
-} 2>&1 | tee "$LOG"
+[ "${PIPESTATUS[0]}" = 0 ] || { echo "== imports failed: see above" | tee -a "$LOG"; exit 4; }
 
 # name, estimated seconds (H100/H200, compile included), command
 PLAN=(
