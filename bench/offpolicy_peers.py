@@ -14,7 +14,7 @@ each peer's own names and units):
   Adam lr 1e-3 for actor, critics and α, gamma 0.99, Polyak τ 0.005 at every gradient step, α learned from
   1.0 towards the entropy -|A|. 5,000 env steps per call, so that a round of all five trainers takes about
   3 minutes on the 2-core CPU (at 10,000, the call with 8 vmapped seeds alone took 73 s).
-Where a peer cannot match a setting, DIFFERENCES says how it differs; the result file records it, with the
+Where a peer cannot match a setting, peer_differences says how it differs; the result file records it, with the
 exact arguments each peer got.
 jaxrl and rejax run gymnax's envs (same jax/XLA version); SB3 and sbx run gymnasium's, in a DummyVecEnv,
 with torch on one thread (TORCH_THREADS).

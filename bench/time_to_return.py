@@ -17,7 +17,8 @@ run, and the tables say how many seeds reached it.
 jaxrl's checks follow its logger (log_every = K iterations): after iterations 1, K+1, 2K+1, ..., so with K > 1
 each comes one iteration after a peer's (10 env steps of a seed for DQN, 1 for SAC); PPO's K is 1, and its
 checks fall after every rollout on every side.
-Per case (CASES): the window is 20,480 env steps (DQN: 41 episodes of 500 steps at the threshold), except for
+Per case (CASES): the window is 20,480 env steps (DQN, checked every 1,000 steps: the latest 21 checks, about 42
+episodes of 500 steps at the threshold), except for
 SAC, whose whole Pendulum run is 20,000 steps of one env: 2,000 there (10 episodes). Where a peer cannot
 match a setting of the preset, the result file lists how it differs (offpolicy_peers.peer_differences for
 DQN and SAC; ppo_differences here).
@@ -52,7 +53,7 @@ CASES = {
 
 
 BUDGET = None  # --budget: env steps per seed in place of the presets' (smoke runs)
-OVERRIDES: list[str] = []  # --set: config overrides on top of every case's preset (peers get them mapped)
+OVERRIDES: list[str] = []  # --set: config overrides on top of every case's preset (see main's --set help)
 
 
 def load(case: str, num_seeds: int):
@@ -211,8 +212,9 @@ def main():
     p.add_argument("--budget", type=int, default=None,
                    help="env steps per seed on every side, in place of the presets' (for smoke runs)")
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="config overrides on every case's preset, e.g. algo.hidden_sizes=[64,64] (the peers get "
-                        "them too, mapped); results then go to a file of their own (--out)")
+                   help="config overrides on every case's preset, e.g. algo.hidden_sizes=[64,64]. The peers get "
+                        "the fields that their mapping covers (peer_request, offpolicy_peers.rejax_kwargs and "
+                        "sb3_kwargs); others change jaxrl alone. Results go to a file of their own (--out)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     global BUDGET

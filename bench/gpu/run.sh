@@ -3,14 +3,15 @@
 #
 # Here, once:   bash bench/gpu/fetch_wheels.sh            # .whl/ (git-ignored), ~45 MB
 # There:        run(command="bash bench/gpu/run.sh 540", carry=[".whl"], timeout_s=600)
-#               run(command="bash bench/gpu/run.sh 540 ppo_peers offpolicy_peers", carry=[".whl"])
+#               run(command="bash bench/gpu/run.sh 540 ppo_peers compile_time es", carry=[".whl"])
 # Then here:    copy the files it returns (gpu-results.tgz, gpu-log.txt) into bench/results/ with
 #               `tar xzf <files_at>/gpu-results.tgz`, and run .venv/bin/python bench/report.py.
 #
 # Arguments: a budget in seconds (default 540), then the steps to run (default: all, in the order below).
 # QUICK=1 adds --quick to every step (smoke runs, to check the set-up; their files are named -quick).
 # A step starts only if its estimate fits in what is left of the budget, and is cut off at the budget
-# (`timeout`); each benchmark writes its JSON at its end, so a step cut off leaves no file. What every step
+# (`timeout`); each benchmark writes its JSON at its end, so a step cut off leaves no file (the estimates are
+# guesses until a first GPU run: correct them from its log). What every step
 # printed is in gpu-log.txt. The order puts the issue's GPU targets first: the num_envs scaling curve to 16k+
 # envs, then PPO on brax/ant vs brax's own PPO trainer.
 #
@@ -62,7 +63,7 @@ PLAN=(
   "es|240|bench/es.py"
   "offpolicy_peers|420|bench/offpolicy_peers.py --rounds 1"
   "brax_sac|300|bench/brax_sac.py --env brax/ant --num-envs 256"
-  "time_to_return|540|bench/time_to_return.py --repeats 1"
+  "time_to_return|420|bench/time_to_return.py --cases 'PPO CartPole-v1' 'SAC Pendulum-v1' --peers rejax --repeats 1"
 )
 for entry in "${PLAN[@]}"; do
   IFS='|' read -r name estimate command <<<"$entry"
