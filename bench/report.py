@@ -55,6 +55,12 @@ def _peer_table(rows: dict) -> str:
                    for name, row in rows.items()])
 
 
+def _differences(what: str, by_peer: dict) -> list[str]:
+    """Markdown lines listing, per peer, the settings it could not match (none if no peer differs)."""
+    lines = [f"- {peer}: {'; '.join(d)}." for peer, d in by_peer.items() if d]
+    return ["", f"Where a peer differs from {what}:", "", *lines] if lines else []
+
+
 def ppo_peers(r: dict) -> str:
     out = [_header(r), ""]
     for case, rows in r["results"].items():
@@ -87,9 +93,7 @@ def offpolicy_peers(r: dict) -> str:
                    f"{s['learning_starts']:,} env steps are stored; ({hidden}) {r['activation']}, Adam lr {s['lr']:g}, "
                    f"{algo}; {rows['jaxrl']['env_steps']:,} env steps per call, {_rounds(r)}\n")
         out.append(_peer_table(rows))
-        diffs = [f"- {peer}: {'; '.join(d)}." for peer, d in r.get("differences", {}).get(case, {}).items() if d]
-        if diffs:
-            out += ["", "Where a peer differs from these settings:", "", *diffs]
+        out += _differences("these settings", r.get("differences", {}).get(case, {}))
         out.append("")
     return "\n".join(out)
 
@@ -143,10 +147,7 @@ def time_to_return(r: dict) -> str:
         out.append(_table(["trainer", "seconds to threshold (all seeds)", "this / jaxrl",
                            "seeds reaching it, per repeat"],
                           table))
-        diffs = [f"- {name.split()[0]}: {'; '.join(row['differences'])}." for name, row in rows.items()
-                 if row.get("differences")]
-        if diffs:
-            out += ["", "Where a peer differs from jaxrl's preset:", "", *diffs]
+        out += _differences("jaxrl's preset", {name.split()[0]: row.get("differences") for name, row in rows.items()})
         out.append("")
     return "\n".join(out)
 

@@ -52,17 +52,13 @@ CASES = {
 }
 
 
-BUDGET = None  # --budget: env steps per seed in place of the presets' (smoke runs)
-OVERRIDES: list[str] = []  # --set: config overrides on top of every case's preset (see main's --set help)
-
-
-def load(case: str, num_seeds: int):
-    """jaxrl's preset for a case, logging (one host callback) every log_steps env steps of a seed."""
+def load(case: str, num_seeds: int, overrides=()):
+    """jaxrl's preset for a case (then `overrides`, key=value), logging (one host callback) every log_steps
+    env steps of a seed."""
     from jaxrl.config import load_config
 
     algo, env_id = case.split()
-    config = load_config([f"algo={algo.lower()}", f"env=gymnax/{env_id}", f"num_seeds={num_seeds}"]
-                         + ([f"total_env_steps={BUDGET}"] if BUDGET else []) + OVERRIDES)
+    config = load_config([f"algo={algo.lower()}", f"env=gymnax/{env_id}", f"num_seeds={num_seeds}", *overrides])
     per_step = config.algo_config.steps_per_iteration()
     log_steps = CASES[case]["log_steps"] or per_step
     assert log_steps % per_step == 0, (case, log_steps, per_step)
@@ -80,13 +76,13 @@ def judge(runs: list[dict], threshold: float, window: int) -> dict:
     return {"seeds": seeds, "reached": sum(s["reached"] for s in seeds)}
 
 
-def ours(case: str, seeds: int, repeats: int) -> dict:
+def ours(case: str, config, repeats: int) -> dict:
     import jax
 
     from jaxrl.core.train import make_train_many
 
     c = CASES[case]
-    config, _ = load(case, seeds)
+    seeds = config.num_seeds
     stamps = {}
 
     class Clock:
@@ -173,9 +169,8 @@ def peer_request(peer: str, case: str, config, log_steps: int, seeds: list[int])
             "anneal_lr": a.anneal_lr, "normalize_obs": a.normalize_obs, "reward_scale": a.reward_scale}
 
 
-def peer(name: str, case: str, seeds: int, repeats: int) -> dict:
-    c = CASES[case]
-    config, log_steps = load(case, seeds)
+def peer(name: str, case: str, config, log_steps: int, repeats: int) -> dict:
+    c, seeds = CASES[case], config.num_seeds
     venv, worker = ("rejax", "rejax_worker.py") if name == "rejax" else ("sb3", "sb3_worker.py")
     passes = []
     for r in range(repeats):
@@ -217,30 +212,27 @@ def main():
                         "sb3_kwargs); others change jaxrl alone. Results go to a file of their own (--out)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
-    global BUDGET
-    BUDGET = args.budget
-    OVERRIDES[:] = args.set
+    overrides = ([f"total_env_steps={args.budget}"] if args.budget else []) + args.set
     if args.set and not args.out:
         p.error("--set changes the presets: name a result file with --out, so the README's table stays the presets'")
     seeds, repeats = (2, 1) if args.quick else (args.seeds, args.repeats)
 
-    results = {}
+    results, cases = {}, {}
     for case in args.cases:
         c = CASES[case]
-        config, log_steps = load(case, seeds)
+        config, log_steps = load(case, seeds, overrides)
         print(f"{case}: threshold {c['threshold']}, budget {config.total_env_steps} env steps per seed, "
               f"checked every {log_steps} env steps over the trailing {c['window_steps']}", flush=True)
-        rows = {f"jaxrl ({seeds} seeds, one call)": ours(case, seeds, repeats)}
+        rows = {f"jaxrl ({seeds} seeds, one call)": ours(case, config, repeats)}
         for name in (c["peers"] if args.peers is None else args.peers):
-            rows[f"{name} ({seeds} sequential runs)"] = peer(name, case, seeds, repeats)
+            rows[f"{name} ({seeds} sequential runs)"] = peer(name, case, config, log_steps, repeats)
         ours_s = next(iter(rows.values()))["seconds"]
         for name, row in rows.items():
             row["this_over_jaxrl"] = row["seconds"] / ours_s
             print(f"{case:16s} {name:32s} {row['seconds']:8.1f}s  ({row['this_over_jaxrl']:.2f}x jaxrl's time)",
                   flush=True)
         results[case] = rows
-    cases = {case: dict(CASES[case], budget_env_steps_per_seed=load(case, seeds)[0].total_env_steps)
-             for case in args.cases}
+        cases[case] = dict(CASES[case], budget_env_steps_per_seed=config.total_env_steps)
     result = provenance(benchmark="time_to_return", cases=cases, num_seeds=seeds, repeats=repeats,
                         quick=args.quick or bool(args.budget), budget=args.budget, overrides=args.set,
                         results=results)
