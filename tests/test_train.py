@@ -125,3 +125,26 @@ def test_nan_in_training_is_reported_and_outputs_kept(tmp_path):
         train_and_save(config, tmp_path / "nan", verbose=False)
     assert (tmp_path / "nan" / "metrics.csv").exists()
     assert json.loads((tmp_path / "nan" / "summary.json").read_text())["diverged"] is True
+
+
+def test_one_seed_runs_unbatched_with_the_same_values(tiny):
+    # make_train_many drops a size-1 seed axis (seed_map) instead of vmapping over it: the program then has
+    # no batch dimension of 1 on every op, and must give what the per-seed program gives
+    from jaxrl.core.train import make_train_many
+
+    config, _, _, train_one = tiny
+    key = jax.random.PRNGKey(5)
+    one = make_train_many(config)
+    out = jax.jit(one)(key[None])
+    ref = train_one(key)
+    for x, y in zip(jax.tree.leaves(ref), jax.tree.leaves(out)):
+        assert y.shape == (1,) + x.shape
+        np.testing.assert_allclose(y[0], x, rtol=1e-5, atol=1e-6)
+    # no batched matmul (a dot_general with batch dimensions) is left; the vmapped program has them
+    batched = lambda f: str(jax.make_jaxpr(f)(key[None])).count("([0], [0]))")
+    assert batched(one) == 0 < batched(jax.vmap(make_train(config)))
+    # a one-point sweep (hyperparameters with a seed axis of 1) takes the same path
+    hp = jax.tree.map(lambda x: jnp.asarray(x)[None], config.algo_config.hparams())
+    swept = jax.jit(one)(key[None], hp)
+    for x, y in zip(jax.tree.leaves(ref.agent_state), jax.tree.leaves(swept.agent_state)):
+        np.testing.assert_allclose(y[0], x, rtol=1e-5, atol=1e-6)

@@ -12,8 +12,8 @@
 # A step starts only if its estimate fits in what is left of the budget, and is cut off at the budget
 # (`timeout`); each benchmark writes its JSON at its end, so a step cut off leaves no file (the estimates are
 # guesses until a first GPU run: correct them from its log). What every step
-# printed is in gpu-log.txt. The order puts the issue's GPU targets first: the num_envs scaling curve to 16k+
-# envs, then PPO on brax/ant vs brax's own PPO trainer.
+# printed is in gpu-log.txt. The order puts the issue's GPU targets first: PPO on brax/ant vs brax's own PPO
+# trainer, then the num_envs scaling curve to 16k+ envs (from 16: one env per step is a CPU workload).
 #
 # The machine's image has Python 3.12 and jax 0.11.2 (CUDA 13); jaxrl's missing dependencies are installed
 # from .whl/main into /tmp/site, and the peers from .whl/rejax and .whl/sb3 into folders of their own that
@@ -43,21 +43,27 @@ export JAXRL_PEER_PATH_REJAX=/tmp/site-rejax:/tmp/site JAXRL_PEER_PATH_SB3=/tmp/
 export XLA_PYTHON_CLIENT_PREALLOCATE=false
 export JAX_COMPILATION_CACHE_DIR=/tmp/jax-cache
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee "$LOG"
-# everything the benchmarks import, once: a missing package stops here, not in every step
+# everything the benchmarks import, once: a missing core package stops here, not in every step; a missing
+# optional one (brax, MJX, evosax) is reported, and only the steps that need it fail
 python3 - <<'PY' 2>&1 | tee -a "$LOG"
-import sys
-import jax, flax, optax, chex, gymnax, brax, evosax, distrax, mujoco, yaml, matplotlib
-import distrax._src.distributions.normal, brax.envs, mujoco.mjx
+import importlib, sys
+import jax, flax, optax, chex, gymnax, distrax, yaml, matplotlib
 import jaxrl.agents.ppo, jaxrl.envs
 print("python", sys.version.split()[0], "| jax", jax.__version__, "| flax", flax.__version__, "| optax",
       optax.__version__, "| chex", chex.__version__, "| devices", jax.devices())
+for name in ("brax", "brax.envs", "brax.training.agents.ppo.train", "brax.training.agents.sac.train",
+             "mujoco", "mujoco.mjx", "evosax"):
+    try:
+        importlib.import_module(name)
+    except Exception as e:  # noqa: BLE001 - reported, and the steps that need it will fail on their own
+        print(f"== optional import {name} failed: {type(e).__name__}: {e}")
 PY
 [ "${PIPESTATUS[0]}" = 0 ] || { echo "== imports failed: see above" | tee -a "$LOG"; exit 4; }
 
 # name, estimated seconds (H100/H200, compile included), command
 PLAN=(
-  "throughput|200|bench/throughput.py --num-envs 1 16 256 4096 16384 65536 --num-seeds 1 16 64 256 --brax-env '' --repeats 3"
   "brax_ppo|300|bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32 --iterations 20 --repeats 5"
+  "throughput|200|bench/throughput.py --num-envs 16 256 4096 16384 65536 --num-seeds 1 16 64 256 --brax-env '' --repeats 3"
   "ppo_peers|300|bench/ppo_peers.py"
   "compile_time|240|bench/compile_time.py --repeats 1"
   "es|240|bench/es.py"
