@@ -36,14 +36,18 @@ PEERS = {
 
 
 def versions(*packages: str) -> dict:
+    import importlib
     from importlib import metadata
 
     out = {"python": platform.python_version()}
     for name in packages:
         try:
             out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
+        except metadata.PackageNotFoundError:  # on PYTHONPATH, not installed (the GPU run): the module's own
+            try:
+                out[name] = getattr(importlib.import_module(name), "__version__", None)
+            except ImportError:
+                out[name] = None
     return out
 
 
@@ -75,6 +79,18 @@ def write_result(name: str, result: dict, out: str | None = None, quick: bool = 
     path.write_text(json.dumps(result, indent=2, default=float) + "\n")
     print(f"wrote {path}")
     return path
+
+
+def write_cases(name: str, build, cases: list, done: dict, out: str | None = None,
+                quick: bool = False) -> tuple[Path, dict]:
+    """Write a multi-case result after each case, so that a run cut off by a time limit keeps the cases it
+    finished: `build()` returns the result so far (`done` holds the finished cases); until every case is
+    done, the file also lists the ones not run under `unfinished`."""
+    result = build()
+    rest = [case for case in cases if case not in done]
+    if rest:
+        result["unfinished"] = rest
+    return write_result(name, result, out, quick=quick), result
 
 
 def median_time(fn, repeats: int) -> tuple[float, list[float]]:

@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import (ROUNDS_NOTE, TORCH_THREADS, add_round_args, jaxrl_sides, peer_side,  # noqa: E402
-                    provenance, run_rounds, throughput_plot, write_result)
+                    provenance, run_rounds, throughput_plot, write_cases)
 
 HIDDEN = [64, 64]
 ACTIVATION = "relu"
@@ -199,11 +199,11 @@ def main():
             differences.setdefault(case, {})[peer] = peer_differences(case.split()[0].lower(), settings(case), peer,
                                                                     HIDDEN)
         results[case] = run_rounds(case, sides, rounds)
-    result = provenance(benchmark="offpolicy_peers", settings={c: CASES[c]["algo"] for c in args.cases},
-                        env_steps=env_steps, hidden_sizes=HIDDEN, activation=ACTIVATION, repeats=repeats,
-                        rounds=rounds, quick=args.quick, seeds=[0], peer_requests=requests, differences=differences,
-                        results=results, note=ROUNDS_NOTE)
-    path = write_result("offpolicy-peers", result, args.out, quick=args.quick)
+        path, result = write_cases("offpolicy-peers", lambda: provenance(
+            benchmark="offpolicy_peers", settings={c: CASES[c]["algo"] for c in args.cases}, env_steps=env_steps,
+            hidden_sizes=HIDDEN, activation=ACTIVATION, repeats=repeats, rounds=rounds, quick=args.quick, seeds=[0],
+            peer_requests=requests, differences=differences, results=results, note=ROUNDS_NOTE),
+            args.cases, results, args.out, args.quick)
     throughput_plot(result, path.with_suffix(".png"), "Off-policy training throughput")
 
 

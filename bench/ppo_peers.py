@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import (ROUNDS_NOTE, TORCH_THREADS, add_round_args, jaxrl_sides, peer_side,  # noqa: E402
-                    provenance, run_rounds, throughput_plot, write_result)
+                    provenance, run_rounds, throughput_plot, write_cases)
 
 CASES = {
     "PPO CartPole-v1": {"num_envs": 16, "rollout_length": 128, "num_epochs": 4, "num_minibatches": 4,
@@ -86,10 +86,10 @@ def main():
             else:
                 sides[peer] = peer_side("sb3", "sb3_worker.py", sb3_request(peer, algo, env_id, s, steps, repeats))
         results[case] = run_rounds(case, sides, rounds)
-    result = provenance(benchmark="ppo_peers", settings={c: CASES[c] for c in args.cases}, hidden_sizes=HIDDEN,
-                        activation="tanh", repeats=repeats, rounds=rounds, quick=args.quick, seeds=[0], results=results,
-                        note=ROUNDS_NOTE)
-    path = write_result("ppo-peers", result, args.out, quick=args.quick)
+        path, result = write_cases("ppo-peers", lambda: provenance(
+            benchmark="ppo_peers", settings={c: CASES[c] for c in args.cases}, hidden_sizes=HIDDEN, activation="tanh",
+            repeats=repeats, rounds=rounds, quick=args.quick, seeds=[0], results=results, note=ROUNDS_NOTE),
+            args.cases, results, args.out, args.quick)
     throughput_plot(result, path.with_suffix(".png"), "On-policy training throughput")
 
 

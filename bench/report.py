@@ -28,7 +28,13 @@ def _load(name: str):
 def _header(r: dict) -> str:
     v = r.get("versions", {})
     vs = ", ".join(f"{k} {v[k]}" for k in ("jax", "gymnax", "brax", "evosax") if v.get(k))
-    return f"*{r['device']}, {r.get('cpu_count', '?')} CPU cores, {r.get('date', '?')}; {vs}*"
+    head = f"*{r['device']}, {r.get('cpu_count', '?')} CPU cores, {r.get('date', '?')}; {vs}*"
+    if r.get("unfinished"):
+        head += (f"\n\n**Partial:** the run was cut off (its time limit) before {', '.join(r['unfinished'])}; "
+                 f"only the cases below were finished.")
+    if r.get("source"):
+        head += f"\n\nHow this file was made: {r['source']}"
+    return head
 
 
 def _table(head: list[str], rows: list[list]) -> str:
@@ -115,18 +121,30 @@ def throughput(r: dict) -> str:
                            for row in r["brax_overhead"]]))
     out += ["", "PPO training (CartPole-v1, rollout 128, 4 epochs x 4 minibatches):", ""]
 
+    # The device's peak bytes in use is the process's peak so far: it never falls, so a row shows it only
+    # where that row raised it (above the peak read before it, or above the row measured just before it).
+    ppo_rows = r["scaling_num_envs"] + r["scaling_num_seeds"]
+    before = {id(row): row.get("device_peak_bytes_before", prev.get("device_peak_bytes_in_use") if prev else None)
+              for prev, row in zip([None] + ppo_rows, ppo_rows)}
+
     def mem(row):
         m = row.get("xla_memory_bytes", {})
         total = sum(m.get(k, 0) for k in ("argument_size_in_bytes", "output_size_in_bytes", "temp_size_in_bytes"))
-        peak = row.get("device_peak_bytes_in_use")
-        return f"{total / 2**20:.1f}" + (f" (device peak {peak / 2**20:.0f})" if peak else "")
+        peak, earlier = row.get("device_peak_bytes_in_use"), before[id(row)]
+        raised = peak and earlier is not None and peak > earlier
+        return f"{total / 2**20:.1f}" + (f" (device peak {peak / 2**20:.0f})" if raised else "")
 
+    peaks = any(row.get("device_peak_bytes_in_use") for row in ppo_rows)
     for rows, what in ((r["scaling_num_envs"], "num_envs, 1 seed"), (r["scaling_num_seeds"], "seeds, 16 envs each")):
         out += [f"By {what}:", ""]
         out.append(_table(["num_envs", "seeds", "env steps/s (all seeds)", "compile s", "XLA memory MiB"],
                           [[row["num_envs"], row["num_seeds"], _n(row["steps_per_second"]),
                             f"{row['compile_seconds']:.1f}", mem(row)] for row in rows]))
         out.append("")
+    if peaks:
+        out += ["XLA memory: arguments + outputs + temporaries of the compiled program. Device peak: the GPU's "
+                "peak bytes in use in the process, shown only on rows that raised it (the peak never falls, so "
+                "a smaller program measured after a larger one cannot show its own).", ""]
     return "\n".join(out)
 
 

@@ -40,11 +40,12 @@ ENV = "gymnax/CartPole-v1"
 
 def measure(fn, *args, repeats: int) -> dict:
     """One program: median of `repeats` calls after compilation, with the device's peak memory if known."""
+    peak = lambda: (jax.devices()[0].memory_stats() or {}).get("peak_bytes_in_use")
+    before = peak()  # the process's peak so far: it never falls, so a row only shows its own if it raised it
     call, out = compile_timed(fn, *args)
     out["seconds"], out["times"] = median_time(call, repeats)
-    stats = jax.devices()[0].memory_stats()
-    if stats and "peak_bytes_in_use" in stats:
-        out["device_peak_bytes_in_use"] = int(stats["peak_bytes_in_use"])
+    if before is not None:
+        out["device_peak_bytes_before"], out["device_peak_bytes_in_use"] = int(before), int(peak())
     return out
 
 

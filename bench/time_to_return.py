@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import TORCH_THREADS, bar_plots, provenance, run_peer, steps_to_threshold, write_result  # noqa: E402
+from common import TORCH_THREADS, bar_plots, provenance, run_peer, steps_to_threshold, write_cases  # noqa: E402
 from offpolicy_peers import peer_differences, rejax_kwargs, sb3_kwargs  # noqa: E402
 
 # log_steps: env steps per seed between the points where the rule is checked (None: every iteration).
@@ -233,10 +233,10 @@ def main():
                   flush=True)
         results[case] = rows
         cases[case] = dict(CASES[case], budget_env_steps_per_seed=config.total_env_steps)
-    result = provenance(benchmark="time_to_return", cases=cases, num_seeds=seeds, repeats=repeats,
-                        quick=args.quick or bool(args.budget), budget=args.budget, overrides=args.set,
-                        results=results)
-    path = write_result("time-to-return", result, args.out, quick=args.quick or bool(args.budget))
+        path, result = write_cases("time-to-return", lambda: provenance(
+            benchmark="time_to_return", cases=cases, num_seeds=seeds, repeats=repeats,
+            quick=args.quick or bool(args.budget), budget=args.budget, overrides=args.set, results=results),
+            args.cases, results, args.out, args.quick or bool(args.budget))
     plot(result, path.with_suffix(".png"))
 
 

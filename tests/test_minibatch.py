@@ -40,3 +40,16 @@ def test_minibatch_epochs_sees_every_sample_once_per_epoch():
     count, metrics = minibatch_epochs(jax.random.PRNGKey(1), 0, data, 3, 8, step)
     assert int(count) == 24
     assert float(metrics["sum"]) * 24 == pytest.approx(3 * float(data["x"].sum()))
+
+
+@pytest.mark.parametrize("n", [300, 1025, 2048, 4096, 5000])
+def test_unrolled_walk_steps_do_not_change_the_permutation(n, monkeypatch):
+    # the first cycle-walking steps are unrolled (fewer while-loop iterations on a GPU); walking an element
+    # already in range is a no-op, so the permutation must equal the plain while loop's
+    from jaxrl.core import minibatch
+
+    keys = jax.random.split(jax.random.PRNGKey(n), 3)
+    unrolled = [np.asarray(minibatch.shuffle_indices(k, n)) for k in keys]
+    monkeypatch.setattr(minibatch, "UNROLLED_WALKS", 0)
+    for k, u in zip(keys, unrolled):
+        np.testing.assert_array_equal(u, np.asarray(minibatch.shuffle_indices(k, n)))

@@ -138,7 +138,12 @@ def main():
     result["versions"] = {name: metadata.version(name) for name in
                           ("stable_baselines3", "sbx-rl", "torch", "gymnasium", "jax")}
     result["torch_threads"] = torch.get_num_threads()
-    result["device"] = "cpu"
+    if request["lib"] == "sbx":  # sbx is JAX: it runs on JAX's default device (a GPU where there is one)
+        import jax
+
+        result["device"] = f"{jax.devices()[0].platform}:{jax.devices()[0].device_kind}"
+    else:
+        result["device"] = "cpu"  # SB3's models are made with device="cpu" (make_model)
     print(json.dumps(result))
 
 
