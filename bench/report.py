@@ -107,18 +107,22 @@ def offpolicy_peers(r: dict) -> str:
 def throughput(r: dict) -> str:
     rounds = (f", median of {r['settings']['repeats']} interleaved rounds (kernel, bare, kernel, ...)"
               if r.get("interleaved_pairs") else "")
-    out = [_header(r), "", f"Kernel overhead (random policy, CartPole-v1, 1 seed{rounds}):", ""]
-    out.append(_table(["num_envs", "bare gymnax loop steps/s", "jaxrl kernel steps/s", "kernel / bare"],
-                      [[row["num_envs"], _n(row["bare_env_loop"]["steps_per_second"]),
-                        _n(row["kernel_random_policy"]["steps_per_second"]), f"{row['kernel_over_bare']:.3f}"]
-                       for row in r["overhead"]]))
+    out = [_header(r)]
+    if r["overhead"]:
+        out += ["", f"Kernel overhead (random policy, CartPole-v1, 1 seed{rounds}):", ""]
+        out.append(_table(["num_envs", "bare gymnax loop steps/s", "jaxrl kernel steps/s", "kernel / bare"],
+                          [[row["num_envs"], _n(row["bare_env_loop"]["steps_per_second"]),
+                            _n(row["kernel_random_policy"]["steps_per_second"]), f"{row['kernel_over_bare']:.3f}"]
+                           for row in r["overhead"]]))
     if r.get("brax_overhead"):
-        out += ["", "Kernel overhead on brax (random policy; the bare side is brax's own `training.wrap`, "
-                "whose auto-reset restores each env's first state instead of drawing a new one):", ""]
+        out += ["", f"Kernel overhead on brax ({r['settings']['brax_steps']} steps per call{rounds}, random policy; "
+                "the bare side is brax's own `training.wrap`, whose auto-reset restores each env's first state instead of drawing a new one):", ""]
         out.append(_table(["env", "num_envs", "brax wrapped loop steps/s", "jaxrl kernel steps/s", "kernel / bare"],
                           [[row["env"], row["num_envs"], _n(row["bare_env_loop"]["steps_per_second"]),
                             _n(row["kernel_random_policy"]["steps_per_second"]), f"{row['kernel_over_bare']:.3f}"]
                            for row in r["brax_overhead"]]))
+    if not r["scaling_num_envs"] and not r["scaling_num_seeds"]:
+        return "\n".join(out)
     out += ["", "PPO training (CartPole-v1, rollout 128, 4 epochs x 4 minibatches):", ""]
 
     # The device's peak bytes in use is the process's peak so far: it never falls, so a row shows it only
@@ -224,6 +228,7 @@ def es(r: dict) -> str:
 SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),
             ("offpolicy-peers", "Off-policy training throughput vs peers", offpolicy_peers),
             ("throughput", "Kernel overhead and scaling", throughput),
+            ("brax-overhead", "Kernel overhead on brax", throughput),
             ("time-to-return", "Time to a return threshold, 8 seeds", time_to_return),
             ("compile-time", "Compile time of train", compile_time),
             ("brax-ppo", "PPO on brax vs brax's own trainer", brax_ppo),

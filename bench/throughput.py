@@ -185,12 +185,18 @@ def main():
     p.add_argument("--brax-num-envs", type=int, nargs="+", default=[32], help="on a GPU: e.g. 32 2048")
     p.add_argument("--brax-steps", type=int, default=256)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--brax-only", action="store_true",
+                   help="only the brax overhead rows, written as brax-overhead-<platform>.json")
     p.add_argument("--quick", action="store_true", help="few sizes, small calls, 1 repeat (smoke run)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     if args.quick:
         args.num_envs, args.num_seeds, args.min_steps, args.repeats = [1, 64], [1, 4], 1 << 14, 1
         args.brax_env = ""
+    if args.brax_only:
+        if not args.brax_env:
+            p.error("--brax-only needs --brax-env")
+        args.num_envs, args.num_seeds = [], []
 
     overhead = []
     for num_envs in args.num_envs:
@@ -221,8 +227,9 @@ def main():
               f"compile {row['compile_seconds']:.1f}s | xla temp {temp:.1f} MiB", flush=True)
     result = provenance(benchmark="throughput", env=ENV, settings=vars(args), seeds=[0], interleaved_pairs=True, overhead=overhead, brax_overhead=brax_rows,
                         scaling_num_envs=by_envs, scaling_num_seeds=by_seeds)
-    path = write_result("throughput", result, args.out, quick=args.quick)
-    plot(result, path.with_suffix(".png"))
+    path = write_result("brax-overhead" if args.brax_only else "throughput", result, args.out, quick=args.quick)
+    if not args.brax_only:
+        plot(result, path.with_suffix(".png"))
 
 
 if __name__ == "__main__":

@@ -167,3 +167,31 @@ def test_time_to_return_smoke_run_judges_every_seed(tmp_path):
     for seed in only["seeds"]:  # a seed that never reached -250 in 3,000 steps counts its whole run
         assert seed["reached"] or seed["seconds"] == only["wall_seconds"]
     assert out.with_suffix(".png").exists()
+
+
+def test_a_multi_case_result_is_written_after_each_case_and_lists_the_rest(tmp_path):
+    # a run cut off by a time limit keeps the cases it finished, and the README says the table is partial
+    import report
+    from common import write_cases
+
+    out, done = tmp_path / "r.json", {}
+    build = lambda: {"device": "cpu:test", "date": "today", "results": dict(done)}
+    done["A"] = {"x": 1}
+    _, result = write_cases("t", build, ["A", "B"], done, str(out))
+    assert json.loads(out.read_text()) == result and result["unfinished"] == ["B"]
+    assert "cut off (its time limit) before B" in report._header(result)
+    done["B"] = {"x": 2}
+    _, result = write_cases("t", build, ["A", "B"], done, str(out))
+    assert "unfinished" not in json.loads(out.read_text()) and set(result["results"]) == {"A", "B"}
+
+
+@pytest.mark.slow
+def test_brax_overhead_alone_is_its_own_result(tmp_path):
+    out = tmp_path / "brax-overhead.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "throughput.py"), "--brax-only", "--brax-num-envs",
+                           "4", "--brax-steps", "8", "--repeats", "1", "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["overhead"] == result["scaling_num_envs"] == [] and len(result["brax_overhead"]) == 1
+    assert result["brax_overhead"][0]["kernel_over_bare"] > 0

@@ -10,10 +10,11 @@
 # Arguments: a budget in seconds (default 540), then the steps to run (default: all, in the order below).
 # QUICK=1 adds --quick to every step (smoke runs, to check the set-up; their files are named -quick).
 # A step starts only if its estimate fits in what is left of the budget, and is cut off at the budget
-# (`timeout`); each benchmark writes its JSON at its end, so a step cut off leaves no file (the estimates are
-# guesses until a first GPU run: correct them from its log). What every step
-# printed is in gpu-log.txt. The order puts the issue's GPU targets first: PPO on brax/ant vs brax's own PPO
-# trainer, then the num_envs scaling curve to 16k+ envs (from 16: one env per step is a CPU workload).
+# (`timeout`). A single-case benchmark writes its JSON at its end, so a step cut off leaves no file; the
+# multi-case ones (ppo_peers, offpolicy_peers, time_to_return) write after each case and list the cases not
+# reached as `unfinished`. What every step printed is in gpu-log.txt: keep it as bench/results/gpu-log-<n>.txt.
+# The device's idle machine is given back ~30 s after a call, and starting one costs minutes of the session's
+# 15: plan one call of ~565 s, then at once a second one with what is left (the first run: 424 s, then 390 s).
 #
 # The machine's image has Python 3.12 and jax 0.11.2 (CUDA 13); jaxrl's missing dependencies are installed
 # from .whl/main into /tmp/site, and the peers from .whl/rejax and .whl/sb3 into folders of their own that
@@ -60,16 +61,20 @@ for name in ("brax", "brax.envs", "brax.training.agents.ppo.train", "brax.traini
 PY
 [ "${PIPESTATUS[0]}" = 0 ] || { echo "== imports failed: see above" | tee -a "$LOG"; exit 4; }
 
-# name, estimated seconds (H100/H200, compile included), command
+# name, seconds (measured on the H200 on 2026-11-26 where known: brax_ppo 154, throughput 113, compile_time
+# 143, ppo_peers > 375 with 3 rounds; the rest are guesses), command. The first GPU run did brax_ppo,
+# throughput and compile_time; the plan now starts with what it left: why brax/ant PPO is 0.92x brax's
+# trainer (the env kernel alone vs brax's wrapped loop on ant), then the tables not yet measured.
 PLAN=(
-  "brax_ppo|300|bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32 --iterations 20 --repeats 5"
-  "throughput|200|bench/throughput.py --num-envs 16 256 4096 16384 65536 --num-seeds 1 16 64 256 --brax-env '' --repeats 3"
-  "ppo_peers|300|bench/ppo_peers.py"
-  "compile_time|240|bench/compile_time.py --repeats 1"
+  "brax_overhead|150|bench/throughput.py --brax-only --brax-env brax/ant --brax-num-envs 2048 --brax-steps 64 --repeats 5"
+  "ppo_peers|250|bench/ppo_peers.py --rounds 1"
+  "brax_sac|300|bench/brax_sac.py --env brax/ant --num-envs 256"
   "es|240|bench/es.py"
   "offpolicy_peers|420|bench/offpolicy_peers.py --rounds 1"
-  "brax_sac|300|bench/brax_sac.py --env brax/ant --num-envs 256"
   "time_to_return|420|bench/time_to_return.py --cases 'PPO CartPole-v1' 'SAC Pendulum-v1' --peers rejax --repeats 1"
+  "brax_ppo|160|bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32 --iterations 20 --repeats 5"
+  "throughput|120|bench/throughput.py --num-envs 16 256 4096 16384 65536 --num-seeds 1 16 64 256 --brax-env '' --repeats 3"
+  "compile_time|150|bench/compile_time.py --repeats 1"
 )
 for entry in "${PLAN[@]}"; do
   IFS='|' read -r name estimate command <<<"$entry"
