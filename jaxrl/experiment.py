@@ -18,7 +18,7 @@ from jaxrl.config import TrainConfig, from_yaml_file, to_yaml
 from jaxrl.core import checkpoint
 from jaxrl.core.logging import RunLogger
 from jaxrl.core.running_stats import RunningStats
-from jaxrl.core.train import final_returns, make_evaluate, make_train_many, obs_stats_of, seed_keys, setup
+from jaxrl.core.train import final_returns, make_evaluate, make_train_many, seed_keys, setup
 
 
 class TrainingDiverged(RuntimeError):
@@ -105,7 +105,7 @@ def train_and_save(config: TrainConfig, out_dir: str | Path | None = None, verbo
     logger.close()
 
     params = jax.vmap(agent.params)(result.agent_state)
-    obs_stats = obs_stats_of(result.rollout_state)
+    obs_stats = result.obs_stats
     diverged = _has_nan(params)
     if config.checkpoint and not diverged:
         checkpoint.save(out / "checkpoints", {"agent_state": result.agent_state, "obs_stats": obs_stats},

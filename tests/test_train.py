@@ -148,3 +148,23 @@ def test_one_seed_runs_unbatched_with_the_same_values(tiny):
     swept = jax.jit(one)(key[None], hp)
     for x, y in zip(jax.tree.leaves(ref.agent_state), jax.tree.leaves(swept.agent_state)):
         np.testing.assert_allclose(y[0], x, rtol=1e-5, atol=1e-6)
+
+
+def test_final_env_states_are_returned_only_on_request():
+    # by default the output holds no env state (so XLA can drop work on env-state fields nothing reads);
+    # the observation statistics come back either way, and training is the same
+    from jaxrl.core.rollout import RolloutState
+    from jaxrl.core.running_stats import RunningStats
+    from jaxrl.core.train import obs_stats_of
+
+    config = load_config(TINY + ["algo.normalize_obs=true"])
+    key = jax.random.PRNGKey(2)
+    slim = jax.jit(make_train(config))(key)
+    full = jax.jit(make_train(config, keep_rollout_state=True))(key)
+    assert slim.rollout_state is None and isinstance(full.rollout_state, RolloutState)
+    assert isinstance(slim.obs_stats, RunningStats)
+    assert leaves_equal(full.obs_stats, obs_stats_of(full.rollout_state))
+    for a, b in [(slim.agent_state, full.agent_state), (slim.obs_stats, full.obs_stats), (slim.metrics, full.metrics)]:
+        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+            np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    assert jax.jit(make_train(load_config(TINY)))(key).obs_stats is None  # no normalisation, no statistics

@@ -63,16 +63,16 @@ PY
 
 # name, seconds (measured on the H200 on 2026-11-26 where known: brax_ppo 154, throughput 113, compile_time
 # 143, ppo_peers > 375 with 3 rounds; the rest are guesses), command. The first GPU run did brax_ppo,
-# throughput and compile_time; the plan now starts with what it left: why brax/ant PPO is 0.92x brax's
-# trainer (the env kernel alone vs brax's wrapped loop on ant), then the tables not yet measured.
+# throughput and compile_time. The plan starts with brax/ant PPO again: train no longer returns the final
+# env state, which took the CPU comparison from 0.87x to 1.08x brax's trainer; then the tables not measured.
 PLAN=(
-  "brax_overhead|150|bench/throughput.py --brax-only --brax-env brax/ant --brax-num-envs 2048 --brax-steps 64 --repeats 5"
+  "brax_ppo|160|bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32 --iterations 20 --repeats 5"
   "ppo_peers|250|bench/ppo_peers.py --rounds 1"
   "brax_sac|300|bench/brax_sac.py --env brax/ant --num-envs 256"
   "es|240|bench/es.py"
   "offpolicy_peers|420|bench/offpolicy_peers.py --rounds 1"
   "time_to_return|420|bench/time_to_return.py --cases 'PPO CartPole-v1' 'SAC Pendulum-v1' --peers rejax --repeats 1"
-  "brax_ppo|160|bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32 --iterations 20 --repeats 5"
+  "brax_overhead|150|bench/throughput.py --brax-only --brax-env brax/ant --brax-num-envs 2048 --brax-steps 64 --repeats 5"
   "throughput|120|bench/throughput.py --num-envs 16 256 4096 16384 65536 --num-seeds 1 16 64 256 --brax-env '' --repeats 3"
   "compile_time|150|bench/compile_time.py --repeats 1"
 )

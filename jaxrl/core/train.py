@@ -24,8 +24,18 @@ class Setup(NamedTuple):
 
 class TrainOutput(NamedTuple):
     agent_state: Any
-    rollout_state: kernel.RolloutState
+    obs_stats: Any  # the observation-normalisation statistics (RunningStats) with normalize_obs, else None
     metrics: dict  # [num_iterations] per metric
+    # the envs' final states and observations: only with keep_rollout_state=True. Returning them makes every
+    # field of the env state an output, so XLA must compute all of them at every step; left out, it drops the
+    # work on fields no later step, observation or reward reads (brax/ant on MJX, PPO, 256 envs on CPU:
+    # 11.6k -> 14.8k env steps/s)
+    rollout_state: kernel.RolloutState | None = None
+
+
+def _output(carry, metrics: dict, keep_rollout_state: bool) -> TrainOutput:
+    state = carry.rollout_state
+    return TrainOutput(carry.agent_state, obs_stats_of(state), metrics, state if keep_rollout_state else None)
 
 
 def setup(config: TrainConfig) -> Setup:
@@ -92,8 +102,9 @@ def make_loop(config: TrainConfig):
     return init, iteration, num_iterations
 
 
-def make_train(config: TrainConfig):
-    """`train(key, hparams=None) -> TrainOutput`: one seed, pure, jittable, vmappable over keys and hparams."""
+def make_train(config: TrainConfig, keep_rollout_state: bool = False):
+    """`train(key, hparams=None) -> TrainOutput`: one seed, pure, jittable, vmappable over keys and hparams.
+    `keep_rollout_state=True` also returns the envs' final states (TrainOutput.rollout_state)."""
     init, iteration, num_iterations = make_loop(config)
     default_hparams = config.algo_config.hparams()
 
@@ -101,7 +112,7 @@ def make_train(config: TrainConfig):
         hp = default_hparams if hparams is None else hparams
         carry, metrics = jax.lax.scan(lambda c, it: iteration(c, it, hp), init(key, hp),
                                       jnp.arange(num_iterations))
-        return TrainOutput(carry.agent_state, carry.rollout_state, metrics)
+        return _output(carry, metrics, keep_rollout_state)
 
     return train
 
@@ -130,7 +141,7 @@ def seed_map(fn, in_axes: tuple):
     return call
 
 
-def make_train_many(config: TrainConfig, logger=None):
+def make_train_many(config: TrainConfig, logger=None, keep_rollout_state: bool = False):
     """`train_many(keys[S], hparams) -> TrainOutput` with a leading seed axis: the same per-seed loop,
     vmapped inside the scan so that one host callback per logged iteration carries every seed's
     metrics (jax.debug.callback; the loop never leaves the jit). `hparams` leaves may carry the seed
@@ -163,7 +174,7 @@ def make_train_many(config: TrainConfig, logger=None):
 
         carry, metrics = jax.lax.scan(body, carry, jnp.arange(num_iterations))
         metrics = jax.tree.map(lambda x: jnp.moveaxis(x, 0, 1), metrics)  # [S, iterations]
-        return TrainOutput(carry.agent_state, carry.rollout_state, metrics)
+        return _output(carry, metrics, keep_rollout_state)
 
     return train_many
 
