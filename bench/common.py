@@ -46,7 +46,7 @@ def versions(*packages: str) -> dict:
         except metadata.PackageNotFoundError:  # on PYTHONPATH, not installed (the GPU run): the module's own
             try:
                 out[name] = getattr(importlib.import_module(name), "__version__", None)
-            except ImportError:
+            except Exception:  # noqa: BLE001 - a failed import must not lose a finished result
                 out[name] = None
     return out
 

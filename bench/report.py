@@ -232,6 +232,7 @@ SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),
             ("time-to-return", "Time to a return threshold, 8 seeds", time_to_return),
             ("compile-time", "Compile time of train", compile_time),
             ("brax-ppo", "PPO on brax vs brax's own trainer", brax_ppo),
+            ("brax-ppo-ant", "PPO on brax/ant vs brax's own trainer", brax_ppo),
             ("brax-sac", "SAC on brax vs brax's own trainer", brax_sac),
             ("es", "Evolution strategies vs a plain evosax loop", es)]
 

@@ -168,3 +168,8 @@ def test_final_env_states_are_returned_only_on_request():
         for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
             np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
     assert jax.jit(make_train(load_config(TINY)))(key).obs_stats is None  # no normalisation, no statistics
+    from jaxrl.core.train import make_train_many
+
+    many = jax.jit(make_train_many(config, keep_rollout_state=True))(key[None])
+    assert many.rollout_state.obs.shape == (1,) + full.rollout_state.obs.shape
+    assert jax.jit(make_train_many(config))(key[None]).rollout_state is None

@@ -64,7 +64,7 @@ PY
 # name, seconds (measured on the H200 on 2026-11-26 where known: brax_ppo 154, throughput 113, compile_time
 # 143, ppo_peers > 375 with 3 rounds; the rest are guesses), command. The first GPU run did brax_ppo,
 # throughput and compile_time. The plan starts with brax/ant PPO again: train no longer returns the final
-# env state, which took the CPU comparison from 0.87x to 1.08x brax's trainer; then the tables not measured.
+# env state, which took the CPU comparison from 0.87x to 1.03-1.08x brax's trainer; then the tables not measured.
 PLAN=(
   "brax_ppo|160|bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32 --iterations 20 --repeats 5"
   "ppo_peers|250|bench/ppo_peers.py --rounds 1"
