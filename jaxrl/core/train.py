@@ -118,25 +118,23 @@ def make_train(config: TrainConfig, keep_rollout_state: bool = False):
 
 
 def seed_map(fn, in_axes: tuple):
-    """`jax.vmap(fn, in_axes)` over the seed axis; for a seed axis of size 1, a plain call of `fn` on the
-    arguments with that axis taken off, and put back on the outputs. The same values up to float rounding
-    (XLA may fuse differently), but without a size-1
-    batch dimension on every op of the program: XLA compiles those into batched ops that run slower (measured
-    on CPU: a brax/ant rollout of 128 envs ran ~15% slower under a size-1 vmap than without it)."""
+    """`jax.vmap(fn, in_axes)` over the seed axis (in_axes: 0 or None per argument or leaf); for one
+    seed, a plain call of `fn` with that axis taken off the mapped arguments and put back on the outputs.
+    The same values up to float rounding, without a size-1 batch dimension on every op: XLA compiles those
+    into batched ops that run slower (on CPU, a brax/ant rollout of 128 envs ran ~15% slower under it)."""
     mapped = jax.vmap(fn, in_axes=in_axes)
 
-    def each_leaf(f, axes, arg):  # f(axis, leaf) over arg's leaves; axes: vmap's in_axes entry for arg
-        return jax.tree.map(lambda a, sub: jax.tree.map(lambda x: f(a, x), sub), axes, arg,
+    def on_mapped(f, axes, arg):  # f on every leaf that is mapped (axis 0); unmapped leaves stay as they are
+        return jax.tree.map(lambda a, sub: sub if a is None else jax.tree.map(f, sub), axes, arg,
                             is_leaf=lambda a: a is None or isinstance(a, int))
 
     def call(*args):
         sizes = set()
         for axes, arg in zip(in_axes, args):
-            each_leaf(lambda a, x: a is None or sizes.add(x.shape[a]), axes, arg)
-        if sizes != {1}:
+            on_mapped(lambda x: sizes.add(x.shape[0]), axes, arg)
+        if sizes != {1}:  # several seeds, or mismatched sizes (vmap names the error)
             return mapped(*args)
-        out = fn(*(each_leaf(lambda a, x: x if a is None else jnp.squeeze(x, a), axes, arg)
-                   for axes, arg in zip(in_axes, args)))
+        out = fn(*(on_mapped(lambda x: x[0], axes, arg) for axes, arg in zip(in_axes, args)))
         return jax.tree.map(lambda x: jnp.expand_dims(x, 0), out)
 
     return call
@@ -144,9 +142,9 @@ def seed_map(fn, in_axes: tuple):
 
 def make_train_many(config: TrainConfig, logger=None, keep_rollout_state: bool = False):
     """`train_many(keys[S], hparams) -> TrainOutput` with a leading seed axis: the same per-seed loop,
-    vmapped inside the scan (one seed: called directly, see `seed_map`) so that one host callback per logged iteration carries every seed's
-    metrics (jax.debug.callback; the loop never leaves the jit). `hparams` leaves may carry the seed
-    axis too (a sweep) or be scalars shared by all seeds."""
+    vmapped inside the scan (one seed: called directly, see `seed_map`) so that one host callback per
+    logged iteration carries every seed's metrics (jax.debug.callback; the loop never leaves the jit).
+    `hparams` leaves may carry the seed axis too (a sweep) or be scalars shared by all seeds."""
     init, iteration, num_iterations = make_loop(config)
     last = num_iterations - 1
 
