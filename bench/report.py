@@ -109,7 +109,10 @@ def throughput(r: dict) -> str:
               if r.get("interleaved_pairs") else "")
     out = [_header(r)]
     if r["overhead"]:
-        out += ["", f"Kernel overhead (random policy, CartPole-v1, 1 seed{rounds}):", ""]
+        draw = {"bits": "actions drawn as one 32-bit word modulo n on both sides",
+                "randint": "actions drawn with `jax.random.randint` on both sides"}.get(
+                    r["settings"].get("policy", "randint"))  # files before the option used randint
+        out += ["", f"Kernel overhead (random policy: {draw}; CartPole-v1, 1 seed{rounds}):", ""]
         out.append(_table(["num_envs", "bare gymnax loop steps/s", "jaxrl kernel steps/s", "kernel / bare"],
                           [[row["num_envs"], _n(row["bare_env_loop"]["steps_per_second"]),
                             _n(row["kernel_random_policy"]["steps_per_second"]), f"{row['kernel_over_bare']:.3f}"]

@@ -38,6 +38,20 @@ from jaxrl.envs import make  # noqa: E402
 ENV = "gymnax/CartPole-v1"
 
 
+def random_actions(key, num_envs: int, n: int, how: str = "bits"):
+    """The random policy of both sides of the gymnax overhead pair: uniform actions in 0..n-1.
+
+    "bits" draws one 32-bit word per env and takes it modulo n (exact for a power of 2, such as CartPole's 2).
+    "randint" is `jax.random.randint`, which draws two words per value. For a range of 2 the first word is
+    multiplied by 0, so the draw is dead work, and whether XLA removes it depends on its pass order: it did in
+    the bare loop but not in the kernel's program, which carried the constant range through the scan as a
+    loop value. With one env that draw was 11-27% of a step, nothing to do with the kernel's own work.
+    """
+    if how == "randint":
+        return jax.random.randint(key, (num_envs,), 0, n)
+    return (jax.random.bits(key, (num_envs,)) % n).astype(jax.numpy.int32)
+
+
 def measure(fn, *args, repeats: int) -> dict:
     """One program: median of `repeats` calls after compilation, with the device's peak memory if known."""
     peak = lambda: (jax.devices()[0].memory_stats() or {}).get("peak_bytes_in_use")
@@ -58,13 +72,13 @@ def measure_pair(programs: dict, env_steps: int, repeats: int) -> dict:
                        steps_per_second=env_steps / timed[name][0]) for name in programs}
 
 
-def kernel_random(num_envs: int, steps: int):
+def kernel_random(num_envs: int, steps: int, how: str = "bits"):
     """jaxrl's kernel with a uniform random policy: the program (fn of a key) to time."""
     env = make(ENV, num_envs=num_envs)
     n = env.action_space.n
 
     def policy(params, obs, key):
-        return jax.random.randint(key, (obs.shape[0],), 0, n), {}
+        return random_actions(key, obs.shape[0], n, how), {}
 
     def run(key):
         state = kernel.reset(env, key)
@@ -74,7 +88,7 @@ def kernel_random(num_envs: int, steps: int):
     return run
 
 
-def bare_gymnax(num_envs: int, steps: int):
+def bare_gymnax(num_envs: int, steps: int, how: str = "bits"):
     """The bound: gymnax's own auto-resetting step, vmapped and scanned by hand, random actions."""
     import gymnax
 
@@ -87,7 +101,7 @@ def bare_gymnax(num_envs: int, steps: int):
         def step(carry, k):
             state, total = carry
             ka, ks = jax.random.split(k)
-            action = jax.random.randint(ka, (num_envs,), 0, n)
+            action = random_actions(ka, num_envs, n, how)
             _, state, reward, _, _, _ = jax.vmap(genv.step, in_axes=(0, 0, 0, None))(
                 jax.random.split(ks, num_envs), state, action, params)
             return (state, total + reward.sum()), None
@@ -179,6 +193,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--num-envs", type=int, nargs="+", default=[1, 4, 16, 64, 256, 1024, 4096])
     p.add_argument("--num-seeds", type=int, nargs="+", default=[1, 4, 16, 64])
+    p.add_argument("--policy", choices=["bits", "randint"], default="bits",
+                   help="how both sides of the gymnax overhead pair draw random actions (see random_actions)")
     p.add_argument("--rollout-length", type=int, default=128)
     p.add_argument("--min-steps", type=int, default=1 << 18, help="env steps per timed call, at least")
     p.add_argument("--brax-env", default="brax/inverted_pendulum", help="'' skips the brax overhead rows")
@@ -202,8 +218,9 @@ def main():
     for num_envs in args.num_envs:
         steps = max(64, args.min_steps // num_envs)
         key = jax.random.PRNGKey(0)
-        pair = measure_pair({"kernel": (kernel_random(num_envs, steps), (key,)),
-                             "bare": (bare_gymnax(num_envs, steps), (key,))}, num_envs * steps, args.repeats)
+        pair = measure_pair({"kernel": (kernel_random(num_envs, steps, args.policy), (key,)),
+                             "bare": (bare_gymnax(num_envs, steps, args.policy), (key,))},
+                            num_envs * steps, args.repeats)
         ours, bare = pair["kernel"], pair["bare"]
         row = {"num_envs": num_envs, "steps": steps, "kernel_random_policy": ours, "bare_env_loop": bare,
                "kernel_over_bare": ours["steps_per_second"] / bare["steps_per_second"]}

@@ -195,3 +195,23 @@ def test_brax_overhead_alone_is_its_own_result(tmp_path):
     result = json.loads(out.read_text())
     assert result["overhead"] == result["scaling_num_envs"] == [] and len(result["brax_overhead"]) == 1
     assert result["brax_overhead"][0]["kernel_over_bare"] > 0
+
+
+def test_random_actions_are_uniform_and_the_default_draws_once():
+    """The overhead pair's random policy: uniform over 0..n-1 either way, and `bits` (the default) makes one
+    random draw per call where `randint` makes two (the second is what XLA sometimes failed to remove)."""
+    import jax
+    import numpy as np
+    from throughput import random_actions
+
+    key = jax.random.PRNGKey(0)
+    for how in ("bits", "randint"):
+        a = np.asarray(random_actions(key, 30_000, 3, how))
+        assert a.dtype == np.int32 and a.min() == 0 and a.max() == 2
+        np.testing.assert_allclose(np.bincount(a, minlength=3) / a.size, 1 / 3, atol=0.015)
+
+    def draws(how):
+        jaxpr = jax.make_jaxpr(lambda k: random_actions(k, 4, 2, how))(key)
+        return str(jaxpr).count("random_bits")
+
+    assert draws("bits") == 1 and draws("randint") == 2
