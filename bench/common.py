@@ -93,6 +93,34 @@ def write_cases(name: str, build, cases: list, done: dict, out: str | None = Non
     return write_result(name, result, out, quick=quick), result
 
 
+def merge_cases(into: Path, new: dict, reason: str) -> dict:
+    """Put the cases of a multi-case result `new` (ppo_peers, offpolicy_peers, time_to_return) into the result
+    file `into`, replacing those of the same name; the other cases stay as they were. The merged file says
+    which run each case came from (`source`, shown by report.py, and `merged_runs`). Returns it, written."""
+    into = Path(into)
+    old = json.loads(into.read_text())
+    if old.get("benchmark") != new.get("benchmark"):
+        raise ValueError(f"cannot merge a {new.get('benchmark')!r} result into {into} ({old.get('benchmark')!r})")
+    if new.get("quick") or new.get("unfinished"):
+        raise ValueError("a quick or unfinished run is not merged into a result file")
+    for key in ("device", "num_seeds", "repeats", "rounds"):  # the file's header describes every case
+        if key in old and old.get(key) != new.get(key):
+            raise ValueError(f"cannot merge into {into}: its {key} is {old[key]!r}, the new run's {new.get(key)!r}")
+    cases = list(new["results"])
+    for key in ("results", "cases", "settings"):
+        if isinstance(old.get(key), dict) and isinstance(new.get(key), dict):
+            old[key].update({case: new[key][case] for case in cases if case in new[key]})
+    run = {k: new[k] for k in ("command", "date", "device", "versions", "repeats", "num_seeds") if k in new}
+    old.setdefault("merged_runs", []).append(dict(run, cases=cases, reason=reason))
+    merged = {case for m in old["merged_runs"] for case in m["cases"]}
+    kept = [case for case in old["results"] if case not in merged]
+    old["source"] = ((f"{', '.join(kept)} from the run of {old['date']} (`{old['command']}`); " if kept else "")
+                     + "; ".join(f"{', '.join(m['cases'])} re-run on {m['date']} (`{m['command']}`): {m['reason']}"
+                                 for m in old["merged_runs"]))
+    into.write_text(json.dumps(old, indent=1) + "\n")
+    return old
+
+
 def median_time(fn, repeats: int) -> tuple[float, list[float]]:
     """Median wall seconds of `repeats` calls of fn() (which blocks until its result is ready)."""
     times = []

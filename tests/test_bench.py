@@ -140,7 +140,7 @@ def test_time_to_return_checks_the_rule_at_the_same_points_on_every_side():
     config, log_steps = load("DQN CartPole-v1", 8)
     assert log_steps == 1_000 and config.log_every == 100
     dqn = peer_request("sb3", "DQN CartPole-v1", config, log_steps, [0])["kwargs"]
-    assert dqn["policy_kwargs"]["net_arch"] == [120, 84] and dqn["target_update_interval"] == 500
+    assert dqn["policy_kwargs"]["net_arch"] == [64, 64] and dqn["target_update_interval"] == 500
     assert dqn["learning_starts"] == 9_999 and dqn["exploration_fraction"] == 0.5
     # what a peer cannot match is said, from the preset's own settings
     from offpolicy_peers import peer_differences
@@ -215,3 +215,29 @@ def test_random_actions_are_uniform_and_the_default_draws_once():
         return str(jaxpr).count("random_bits")
 
     assert draws("bits") == 1 and draws("randint") == 2
+
+
+def test_merge_cases_replaces_the_cases_run_and_says_where_each_came_from(tmp_path):
+    from common import merge_cases
+
+    def result(date, cases, **extra):
+        return dict({"benchmark": "time_to_return", "date": date, "command": f"run {date}", "device": "cpu",
+                     "results": {c: {"jaxrl": {"seconds": float(i + 1)}, "date": date} for i, c in enumerate(cases)},
+                     "cases": {c: {"threshold": 1.0, "date": date} for c in cases}}, **extra)
+
+    into = tmp_path / "ttr.json"
+    into.write_text(json.dumps(result("d1", ["A", "B", "C"])))
+    merged = merge_cases(into, result("d2", ["B"]), "the preset changed")
+    assert [merged["results"][c]["date"] for c in "ABC"] == ["d1", "d2", "d1"]
+    assert merged["cases"]["B"]["date"] == "d2" and merged["date"] == "d1"
+    assert "A, C from the run of d1" in merged["source"] and "B re-run on d2 (`run d2`): the preset changed" in merged["source"]
+    merged = merge_cases(into, result("d3", ["C"]), "again")
+    assert "A from the run of d1" in merged["source"] and "C re-run on d3" in merged["source"]
+    assert json.loads(into.read_text()) == merged
+    with pytest.raises(ValueError, match="cannot merge"):
+        merge_cases(into, dict(result("d4", ["A"]), benchmark="ppo_peers"), "x")
+    with pytest.raises(ValueError, match="quick or unfinished"):
+        merge_cases(into, result("d4", ["A"], quick=True), "x")
+    with pytest.raises(ValueError, match="its device is 'cpu'"):
+        merge_cases(into, dict(result("d4", ["A"]), device="gpu"), "x")
+    assert json.loads(into.read_text()) == merged  # a refused merge leaves the file as it was

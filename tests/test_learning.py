@@ -62,7 +62,7 @@ def test_sac_pendulum_reaches_minus_250_over_2_seeds(tmp_path):
 
 @pytest.mark.xdist_group("learn-dqn")
 def test_dqn_cartpole_reaches_300_over_4_seeds(tmp_path):
-    # DQN's CartPole curves oscillate more than PPO's: measured final returns 203, 450, 500, 465
+    # DQN's CartPole curves oscillate more than PPO's: measured final returns 404, 281, 475, 497
     config = load_config(["algo=dqn", "num_seeds=4", "eval_episodes=8"])
     assert config.total_env_steps == 500_000 and config.algo_config.double  # the preset
     summary = train_and_save(config, tmp_path, verbose=False)
