@@ -242,10 +242,11 @@ def main():
         temp = row.get("xla_memory_bytes", {}).get("temp_size_in_bytes", 0) / 2**20
         print(f"ppo     envs {num_envs:5d} seeds {num_seeds:2d} | {row['steps_per_second']:>11,.0f} steps/s | "
               f"compile {row['compile_seconds']:.1f}s | xla temp {temp:.1f} MiB", flush=True)
-    result = provenance(benchmark="brax-overhead" if args.brax_only else "throughput",
-                        env=args.brax_env if args.brax_only else ENV, settings=vars(args), seeds=[0], interleaved_pairs=True, overhead=overhead, brax_overhead=brax_rows,
+    name = "brax-overhead" if args.brax_only else "throughput"
+    result = provenance(benchmark=name, env=args.brax_env if args.brax_only else ENV, settings=vars(args), seeds=[0],
+                        interleaved_pairs=True, overhead=overhead, brax_overhead=brax_rows,
                         scaling_num_envs=by_envs, scaling_num_seeds=by_seeds)
-    path = write_result("brax-overhead" if args.brax_only else "throughput", result, args.out, quick=args.quick)
+    path = write_result(name, result, args.out, quick=args.quick)
     if not args.brax_only:
         plot(result, path.with_suffix(".png"))
 
