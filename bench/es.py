@@ -6,13 +6,13 @@
 3. evosax's Open_ES and CMA_ES through jaxrl vs the hand-written loop an evosax user writes (Python `for`
    over generations, jitted ask / vmapped gymnax rollout / tell), same device, same settings; the
    hand-written rollout is timed with one env key shared by the population (as evosax's GymnaxProblem)
-   and with a key per member.
+   and with a key per member; the three sides run in interleaved rounds.
 
     .venv/bin/python bench/es.py [--quick]
 
-Times exclude compilation and are the median of `--repeats`; a timed batch repeats the compiled call
-until it lasts >= `--min-seconds`. Writes bench/results/es-<platform>.json and .png
-(with --quick: es-<platform>-quick.*).
+Times exclude compilation. Parts 1-2: the median of `--repeats` timed batches, each repeating the
+compiled call until it lasts >= `--min-seconds`. Part 3: the median of `--rounds` interleaved rounds.
+Writes bench/results/es-<platform>.json and .png (with --quick: es-<platform>-quick.*).
 """
 from __future__ import annotations
 
@@ -164,8 +164,9 @@ def device_scaling(device_counts, populations, target_steps, min_seconds, repeat
 
 # ---- 3. evosax through jaxrl vs a hand-written evosax loop --------------------------------------------
 
-def jaxrl_evosax(strategy, population, generations, min_seconds, repeats) -> dict:
-    """evosax's strategy through jaxrl: `make_train` runs every generation in one jit."""
+def jaxrl_evosax(strategy, population, generations):
+    """evosax's strategy through jaxrl: `make_train` runs every generation in one jit.
+    Returns (a blocking call of `generations` generations, compile seconds, final mean-parameter return)."""
     import jax
 
     from jaxrl.core.train import make_evaluate, make_train
@@ -174,21 +175,21 @@ def jaxrl_evosax(strategy, population, generations, min_seconds, repeats) -> dic
     config = es_config(population, generations, strategy)
     key = jax.random.PRNGKey(SEED)
     compiled, compile_s = compile_train(make_train(config), key)
-    seconds, calls, out = median_batch_time(lambda: compiled(key), min_seconds, repeats)
+    call = lambda: jax.block_until_ready(compiled(key))
+    out = call()
     pieces = build(config.algo_config, config.env, config.env_kwargs, generations)
     evaluate = jax.jit(make_evaluate(config, FINAL_EVAL_EPISODES))
     returns = evaluate(jax.random.PRNGKey(SEED + 1), pieces.agent.params(out.agent_state))
-    return {"seconds_per_run": seconds, "generations_per_second": generations / seconds,
-            "compile_seconds": compile_s, "runs_per_timed_batch": calls,
-            "final_mean_return": float(returns.mean())}
+    return call, compile_s, float(returns.mean())
 
 
-def handwritten_evosax(strategy, population, generations, min_seconds, repeats, shared_key=True) -> dict:
+def handwritten_evosax(strategy, population, generations, shared_key=True):
     """What an evosax user writes: a Python loop over generations calling jitted ask, a jitted vmapped
     gymnax rollout (lax.scan over env.step, rewards masked after the first done) and jitted tell.
     shared_key: every member meets the same env randomness (vmap in_axes=None on the key, as evosax's own
     GymnaxProblem does), so XLA draws the env's random numbers once per step, not once per member;
-    False gives each member its own key, as jaxrl does."""
+    False gives each member its own key, as jaxrl does with es.common_random_numbers=false.
+    Returns (a blocking call of `generations` generations, compile seconds, final mean-parameter return)."""
     import evosax.algorithms
     import flax.linen as nn
     import gymnax
@@ -241,31 +242,44 @@ def handwritten_evosax(strategy, population, generations, min_seconds, repeats, 
             members, state = ask(ask_key, state, params)
             fitness = evaluate(members, eval_key)
             state, _ = tell(tell_key, members, -fitness, state, params)  # evosax minimises
-        return state
+        return jax.block_until_ready(state)
 
     t0 = time.perf_counter()
-    jax.block_until_ready(run(1))  # compiles ask, rollout and tell
+    run(1)  # compiles ask, rollout and tell
     compile_s = time.perf_counter() - t0
-    seconds, calls, state = median_batch_time(lambda: run(generations), min_seconds, repeats)
+    state = run(generations)
     keys = jax.random.split(jax.random.PRNGKey(SEED + 1), FINAL_EVAL_EPISODES)
     returns = jax.jit(jax.vmap(episode_return, in_axes=(None, 0)))(algo.get_mean(state), keys)
-    return {"seconds_per_run": seconds, "generations_per_second": generations / seconds,
-            "compile_seconds": compile_s, "runs_per_timed_batch": calls,
-            "final_mean_return": float(returns.mean())}
+    return (lambda: run(generations)), compile_s, float(returns.mean())
 
 
-def evosax_comparison(cases, generations, min_seconds, repeats) -> list[dict]:
+COMPARISON_SIDES = ("jaxrl", "handwritten", "handwritten_per_member_keys")
+
+
+def evosax_comparison(cases, generations, rounds) -> list[dict]:
+    """Each case: the three sides compiled, then `rounds` rounds that run each side's `generations`
+    generations once in turn (a slow spell of the shared machine falls on every side alike). A side's time
+    is its median over the rounds; a ratio is the median of the rounds' ratios."""
+    from common import interleaved_medians
+
     rows = []
     for strategy, population in cases:
-        ours = jaxrl_evosax(strategy, population, generations, min_seconds, repeats)
-        hand = handwritten_evosax(strategy, population, generations, min_seconds, repeats)
-        hand_keys = handwritten_evosax(strategy, population, generations, min_seconds, repeats, shared_key=False)
-        rate = ours["generations_per_second"]
-        rows.append({"strategy": strategy, "population": population, "generations": generations, "jaxrl": ours,
-                     "handwritten": hand, "handwritten_per_member_keys": hand_keys,
-                     "ratio_jaxrl_over_handwritten": rate / hand["generations_per_second"],
-                     "ratio_jaxrl_over_handwritten_per_member_keys": rate / hand_keys["generations_per_second"]})
-        print_comparison(rows[-1])
+        prepared = {"jaxrl": jaxrl_evosax(strategy, population, generations),
+                    "handwritten": handwritten_evosax(strategy, population, generations),
+                    "handwritten_per_member_keys": handwritten_evosax(strategy, population, generations,
+                                                                      shared_key=False)}
+        timed = interleaved_medians({name: call for name, (call, _, _) in prepared.items()}, rounds)
+        row = {"strategy": strategy, "population": population, "generations": generations, "rounds": rounds}
+        for name, (_, compile_s, final_return) in prepared.items():
+            seconds, per_round = timed[name]
+            row[name] = {"seconds_per_run": seconds, "generations_per_second": generations / seconds,
+                         "round_seconds": per_round, "compile_seconds": compile_s,
+                         "final_mean_return": final_return}
+        ours = timed["jaxrl"][1]
+        for name in COMPARISON_SIDES[1:]:  # gen/s ratio = their seconds / ours, round by round
+            row["ratio_jaxrl_over_" + name] = statistics.median(t / o for t, o in zip(timed[name][1], ours))
+        rows.append(row)
+        print_comparison(row)
     return rows
 
 
@@ -372,6 +386,7 @@ def main() -> None:
     p.add_argument("--out", help="JSON path (the PNG goes beside it)")
     p.add_argument("--min-seconds", type=float, help="shortest timed batch (default 2, quick 0.5)")
     p.add_argument("--repeats", type=int, help="timed batches, median kept (default 3, quick 2)")
+    p.add_argument("--rounds", type=int, help="interleaved rounds of the evosax comparison (default 9, quick 3)")
     # internal: the per-device-count subprocess
     p.add_argument("--devices", type=int, help=argparse.SUPPRESS)
     p.add_argument("--json-out", help=argparse.SUPPRESS)
@@ -391,6 +406,7 @@ def main() -> None:
         "target_env_steps_per_call": 1e6 if quick else 4e6,
         "comparison_cases": [["Open_ES", 64], ["CMA_ES", 64]],
         "comparison_generations": 30 if quick else 100,
+        "comparison_rounds": args.rounds or (3 if quick else 9),
         "min_seconds": args.min_seconds or (0.5 if quick else 2.0),
         "repeats": args.repeats or (2 if quick else 3),
     }
@@ -404,7 +420,7 @@ def main() -> None:
                               s["min_seconds"], s["repeats"])
     print("-- 3. evosax strategies: jaxrl vs hand-written loop", flush=True)
     cmp_rows = evosax_comparison([tuple(c) for c in s["comparison_cases"]], s["comparison_generations"],
-                                 s["min_seconds"], s["repeats"])
+                                 s["comparison_rounds"])
 
     device = jax.devices()[0]
     result = {
@@ -420,7 +436,8 @@ def main() -> None:
         "notes": [
             "env steps/s counts population * 500 steps per generation; jaxrl also scores the distribution's mean "
             "each generation (its logged return), which is not counted.",
-            "Times exclude compilation (jax.jit(train).lower(key).compile()); median of `repeats` timed batches.",
+            "Times exclude compilation (jax.jit(train).lower(key).compile()); population and device rows: "
+            "median of `repeats` timed batches.",
             "Forced host devices (--xla_force_host_platform_device_count) share this machine's "
             f"{os.cpu_count()} cores: the device rows measure the overhead and correctness of sharding, not hardware "
             "scaling. Each forced CPU device runs its shard on its own thread, so more devices can occupy cores "
@@ -433,8 +450,10 @@ def main() -> None:
             "GymnaxProblem does), so XLA computes the env's PRNG work (key splits, reset draws) once per step for "
             "the whole population; 'handwritten_per_member_keys' gives each member its own key. jaxrl's kernel "
             "shares keys when es.common_random_numbers=true in the code measured (see `git`); before that change "
-            "it drew per-member step keys. For evosax strategies jaxrl's adapter calls evosax's ask twice per "
-            "generation (once for the members, once inside tell). "
+            "it drew per-member step keys. jaxrl's adapter calls evosax's ask once per generation and passes "
+            "its population to tell. Timing: compile first, then `comparison_rounds` rounds that run the "
+            "three sides once each in turn; a side's time is its median round, a ratio the median of the "
+            "rounds' ratios. "
             "Initial means differ (jaxrl's orthogonal init vs flax's default); final_mean_return is the mean "
             f"over {FINAL_EVAL_EPISODES} episodes of the final mean parameters (500 is the maximum).",
             "The machine may have been shared with other CPU-heavy jobs: absolute numbers are noisy, "

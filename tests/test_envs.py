@@ -153,6 +153,32 @@ def test_first_episode_return_and_length():
     np.testing.assert_array_equal(kernel.first_episode_return(short), [3, 3])
 
 
+def test_first_episode_fold_matches_the_batch():
+    """The kernel's FIRST_EPISODE fold carries what `first_episode` computes from the stacked batch, and
+    ends in the same env state; for rollout and population_rollout, finished and unfinished episodes."""
+    env = make("gymnax/CartPole-v1", num_envs=8)
+    policy = kernel.random_policy(env.action_space)
+    key = jax.random.PRNGKey(3)
+    for steps in (15, 100):  # at 15 most random CartPole episodes are unfinished, at 100 all have ended
+        state = kernel.reset(env, key)
+        end_b, batch = jax.jit(lambda s: kernel.rollout(env, policy, None, s, key, steps))(state)
+        end_f, (ret, length) = jax.jit(lambda s: kernel.rollout(env, policy, None, s, key, steps,
+                                                                 fold=kernel.FIRST_EPISODE))(state)
+        want_ret, want_len = kernel.first_episode(batch)
+        np.testing.assert_array_equal(ret, want_ret)
+        np.testing.assert_array_equal(length, want_len)
+        assert length.dtype == want_len.dtype
+        jax.tree.map(np.testing.assert_array_equal, end_f, end_b)
+    assert int(want_len.max()) < 100  # every episode ended within the window (this key)
+    states = jax.vmap(lambda k: kernel.reset(env, k))(jax.random.split(key, 3))
+    _, pop_batch = kernel.population_rollout(env, policy, jnp.zeros(3), states, key, 40)
+    _, (pop_ret, pop_len) = kernel.population_rollout(env, policy, jnp.zeros(3), states, key, 40,
+                                                      fold=kernel.FIRST_EPISODE)
+    np.testing.assert_array_equal(pop_ret, kernel.first_episode(pop_batch)[0])
+    np.testing.assert_array_equal(pop_len, kernel.first_episode(pop_batch)[1])
+    assert pop_ret.shape == (3, 8)
+
+
 def test_context_policy_sees_step_index_and_env_state():
     env = wrapped(limit=10)
 

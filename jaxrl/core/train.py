@@ -217,7 +217,7 @@ def make_evaluate(config: TrainConfig, episodes: int, greedy: bool = True):
             state = kernel.RolloutState(NormalizeState(inner, obs_stats), obs_stats.normalize(raw_obs, env.clip))
         else:
             state = kernel.reset(env, reset_key)
-        _, batch = kernel.rollout(env, policy, params, state, run_key, horizon)
-        return kernel.first_episode_return(batch)  # an unfinished episode reports its return so far
+        _, (returns, _) = kernel.rollout(env, policy, params, state, run_key, horizon, fold=kernel.FIRST_EPISODE)
+        return returns  # an unfinished episode reports its return so far
 
     return evaluate

@@ -129,9 +129,9 @@ def score_plans(plan_env, plans: jax.Array, state: kernel.RolloutState, key: jax
     sum of rewards up to and including the first done of each plan. Returns [K]."""
     num_plans, horizon = plans.shape[:2]
     population = jax.tree.map(lambda x: jnp.broadcast_to(x, (num_plans, *x.shape)), state)
-    _, batch = kernel.population_rollout(plan_env, _open_loop, plans[:, :, None], population, key,
-                                         horizon, context=True)
-    return kernel.first_episode_return(batch)[:, 0]  # batch is [K, H, N=1]
+    _, (returns, _) = kernel.population_rollout(plan_env, _open_loop, plans[:, :, None], population, key,
+                                                horizon, context=True, fold=kernel.FIRST_EPISODE)
+    return returns[:, 0]  # [K, N=1]
 
 
 def shift_plan(plan: jax.Array) -> jax.Array:
@@ -274,8 +274,8 @@ def make_mpc(env_id: str, config: PlannerConfig, num_envs: int, episode_steps: i
     def run(key: jax.Array, hparams: dict | None = None) -> jax.Array:
         reset_key, rollout_key = jax.random.split(key)
         hp = {**config.hparams(), **(hparams or {})}
-        _, batch = kernel.rollout(env, policy, hp, kernel.reset(env, reset_key), rollout_key, steps,
-                                  context=True)
-        return kernel.first_episode_return(batch)
+        _, (returns, _) = kernel.rollout(env, policy, hp, kernel.reset(env, reset_key), rollout_key, steps,
+                                         context=True, fold=kernel.FIRST_EPISODE)
+        return returns
 
     return run

@@ -165,8 +165,8 @@ def build(config: ESConfig, env_id: str, env_kwargs: dict, num_generations: int 
             else:
                 states = jax.vmap(lambda i: kernel.reset(env, jax.random.fold_in(reset_key, i)))(indices)
                 step_key = jax.vmap(lambda i: jax.random.fold_in(step_key, i))(indices)
-            _, batch = kernel.population_rollout(env, act, params, states, step_key, horizon, shared_key=crn)
-            ret, length = kernel.first_episode(batch)
+            _, (ret, length) = kernel.population_rollout(env, act, params, states, step_key, horizon,
+                                                         shared_key=crn, fold=kernel.FIRST_EPISODE)
             returns.append(ret.mean(-1))
             lengths.append(length.mean(-1).astype(jnp.float32))
         return jnp.stack(returns), jnp.stack(lengths)
