@@ -32,6 +32,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# One OpenBLAS thread, as the `jaxrl` CLI sets it (jaxrl/cli.py), for every side of the comparison (they share
+# this process); export OPENBLAS_NUM_THREADS to measure another setting. Set before scipy is imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 ENV = "gymnax/CartPole-v1"
 HORIZON = 500  # steps per fitness episode
@@ -366,6 +369,11 @@ def plot(result: dict, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def _affinity() -> list[int] | None:
+    """The CPUs this process may run on (e.g. after `taskset -c 0`), where the OS says."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+
+
 def git_state() -> dict:
     """The commit measured and whether the library had uncommitted changes (other work in progress)."""
     def git(*cmd):
@@ -427,6 +435,7 @@ def main() -> None:
         "benchmark": "es", "env": ENV, "command": shlex.join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
         "device": str(device), "device_kind": device.device_kind, "jax_platform": device.platform,
         "platform": platform.platform(), "cpu_count": os.cpu_count(), "versions": versions(), "git": git_state(),
+        "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"), "taskset": _affinity(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"), "seed": SEED, "settings": settings,
         "config": {"policy": f"MLP ({HIDDEN},) tanh, argmax over CartPole's 2 actions", "episode_steps": HORIZON,
                    "episodes_per_member": 1, "openai_es": {"lr_adam": LR, "sigma": SIGMA, "antithetic": True},

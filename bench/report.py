@@ -219,7 +219,13 @@ def es(r: dict) -> str:
                             f"{x['compile_seconds']:.1f}"] for x in rows]))
     vs = r.get("evosax_comparison", [])
     if vs:
-        out += ["", _table(["evosax strategy", "population", "jaxrl gen/s", "plain loop gen/s (shared key)",
+        how = (f"median of {vs[0]['rounds']} interleaved rounds (jaxrl, loop, loop with per-member keys, ...), "
+               f"a ratio the median of the rounds' ratios" if vs[0].get("rounds") else "median of timed batches, "
+               "one side after the other")
+        blas = r.get("openblas_num_threads")
+        out += ["", f"{vs[0]['generations']} generations per call, {how}; OPENBLAS_NUM_THREADS="
+                    f"{blas if blas is not None else 'unset'} on every side:", ""]
+        out += [_table(["evosax strategy", "population", "jaxrl gen/s", "plain loop gen/s (shared key)",
                             "jaxrl / loop", "jaxrl / loop (per-member keys)"],
                            [[x["strategy"], x["population"], f"{x['jaxrl']['generations_per_second']:.1f}",
                              f"{x['handwritten']['generations_per_second']:.1f}",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 USAGE = """jaxrl train [algo=ppo] [env=gymnax/CartPole-v1] [seed=0] [num_seeds=4] [algo.lr=3e-4] [out_dir=runs/x] ...
@@ -14,6 +15,11 @@ jaxrl config [key=value ...]      print the resolved config without training"""
 
 
 def main(argv: list[str] | None = None) -> int:
+    # One OpenBLAS thread unless the user set it. On CPU, XLA runs LAPACK (the eigh of CMA-ES and its
+    # kin) through scipy's OpenBLAS, whose thread pool competes with XLA's own: a CMA-ES generation took
+    # 1.5x as long with it on 2 cores (bench/README.md). OpenBLAS reads this when scipy is first
+    # imported (gymnax imports it), so it is set before anything else is imported.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)

@@ -4,6 +4,9 @@ from pathlib import Path
 import jax
 import pytest
 
+# One OpenBLAS thread, as the CLI sets it (jaxrl/cli.py); before scipy is imported (gymnax imports it)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 ROOT = Path(__file__).resolve().parent.parent
 # Shared persistent compilation cache (ignored by git): repeated runs skip XLA compiles.
 jax.config.update("jax_compilation_cache_dir", os.environ.get("JAX_COMPILATION_CACHE_DIR", str(ROOT / ".cache/jax")))

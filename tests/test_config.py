@@ -1,5 +1,6 @@
 """Config errors are raised before compilation and name the key."""
 import dataclasses
+import os
 
 import pytest
 
@@ -78,3 +79,12 @@ def test_cli_config_prints_resolved_yaml(capsys):
     assert cli.main(["config", "algo.lr=0.01"]) == 0
     out = capsys.readouterr().out
     assert "lr: 0.01" in out and "env: gymnax/CartPole-v1" in out
+
+
+def test_cli_makes_openblas_single_threaded_unless_the_user_chose(monkeypatch, capsys):
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    assert cli.main(["help"]) == 0
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    assert cli.main(["help"]) == 0
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "4"
