@@ -49,8 +49,9 @@ def random_policy_returns(env_id: str, num_envs: int, steps: int, env_kwargs: di
     env = make(env_id, num_envs=num_envs, **env_kwargs)
 
     def run(key):
-        _, batch = kernel.rollout(env, kernel.random_policy(env.action_space), None, kernel.reset(env, key), key, steps)
-        return kernel.first_episode_return(batch)
+        _, (returns, _) = kernel.rollout(env, kernel.random_policy(env.action_space), None, kernel.reset(env, key),
+                                         key, steps, fold=kernel.FIRST_EPISODE)
+        return returns
 
     return jax.jit(jax.vmap(run))(keys)
 

@@ -7,7 +7,7 @@ from jaxrl.experiment import train_and_save
 
 
 def measured(name: str, summary: dict) -> np.ndarray:
-    """Each seed's final return, printed with the greedy evaluation (`pytest -s` shows what the README quotes)."""
+    """Each seed's final return, printed with the greedy evaluation (`pytest -rP` shows what the README quotes)."""
     per_seed = np.asarray(summary["final_return_per_seed"], float)
     print(f"\n{name}: final return per seed {np.round(per_seed, 1).tolist()}, "
           f"greedy eval {summary.get('eval_return_mean', float('nan')):.1f}")

@@ -140,8 +140,9 @@ def test_mpc_beats_random_on_brax_inverted_pendulum():
     env = make(env_id, num_envs=16, **kwargs)
 
     def random_returns(key):
-        _, batch = kernel.rollout(env, kernel.random_policy(env.action_space), None, kernel.reset(env, key), key, 100)
-        return kernel.first_episode_return(batch)
+        _, (returns, _) = kernel.rollout(env, kernel.random_policy(env.action_space), None, kernel.reset(env, key),
+                                         key, 100, fold=kernel.FIRST_EPISODE)
+        return returns
 
     random_mean = float(jax.jit(random_returns)(jax.random.PRNGKey(0)).mean())  # about 6
     config = PlannerConfig(horizon=10, num_candidates=32, num_iterations=2)
