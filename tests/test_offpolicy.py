@@ -185,3 +185,32 @@ def test_warm_up_stays_a_branch_when_seeds_are_vmapped():
     config = load_config(SMALL["dqn"] + TINY)
     keys = jax.random.split(jax.random.PRNGKey(0), 2)
     assert str(jax.make_jaxpr(make_train_many(config))(keys)).count("cond[") == 1
+
+
+def _copies_inside_loops(hlo: str, size: int) -> list[str]:
+    """Lines of the optimised HLO, outside the entry computation, that copy an array with a `size` axis."""
+    out, entry = [], False
+    for line in hlo.splitlines():
+        if line and not line[0].isspace():
+            entry = line.startswith("ENTRY")
+        elif not entry and " copy(" in line and f"[{size}" in line.split(" copy(")[0].replace("[1,", "["):
+            out.append(line.strip())
+    return out
+
+
+class _NoLogger:
+    def log(self, it, metrics):
+        pass
+
+
+@pytest.mark.xdist_group("offpolicy-contract")
+@pytest.mark.parametrize("algo", ["dqn", "sac"])
+@pytest.mark.parametrize("logger", [None, _NoLogger()], ids=["no-logger", "logger"])
+def test_one_seed_loop_does_not_copy_the_replay_buffer(algo, logger):
+    # One seed runs without a vmap (make_train_many); when each iteration took the seed axis off the carry and
+    # put it back, XLA copied the whole replay buffer several times per iteration (SAC at half speed)
+    config = load_config(SMALL[algo] + TINY + ["algo.buffer_size=1237"])
+    keys = jax.random.split(jax.random.PRNGKey(0), 1)
+    hlo = jax.jit(make_train_many(config, logger)).lower(keys).compile().as_text()
+    assert "1237" in hlo  # the buffer is in the program
+    assert _copies_inside_loops(hlo, 1237) == []

@@ -117,61 +117,81 @@ def make_train(config: TrainConfig, keep_rollout_state: bool = False):
     return train
 
 
-def seed_map(fn, in_axes: tuple):
-    """`jax.vmap(fn, in_axes)` over the seed axis (in_axes: 0 or None per argument or leaf); for one
-    seed, a plain call of `fn` with that axis taken off the mapped arguments and put back on the outputs.
-    The same values up to float rounding, without a size-1 batch dimension on every op: XLA compiles those
-    into batched ops that run slower (on CPU, a brax/ant rollout of 128 envs ran ~15% slower under it)."""
-    mapped = jax.vmap(fn, in_axes=in_axes)
+def _on_mapped(f, axes, arg):
+    """f on every leaf of `arg` whose axis in `axes` is 0 (mapped); unmapped leaves (None) stay as they are."""
+    return jax.tree.map(lambda a, sub: sub if a is None else jax.tree.map(f, sub), axes, arg,
+                        is_leaf=lambda a: a is None or isinstance(a, int))
 
-    def on_mapped(f, axes, arg):  # f on every leaf that is mapped (axis 0); unmapped leaves stay as they are
-        return jax.tree.map(lambda a, sub: sub if a is None else jax.tree.map(f, sub), axes, arg,
-                            is_leaf=lambda a: a is None or isinstance(a, int))
 
-    def call(*args):
-        sizes = set()
-        for axes, arg in zip(in_axes, args):
-            on_mapped(lambda x: sizes.add(x.shape[0]), axes, arg)
-        if sizes != {1}:  # several seeds, or mismatched sizes (vmap names the error)
-            return mapped(*args)
-        out = fn(*(on_mapped(lambda x: x[0], axes, arg) for axes, arg in zip(in_axes, args)))
-        return jax.tree.map(lambda x: jnp.expand_dims(x, 0), out)
+def is_one_seed(in_axes: tuple, args: tuple) -> bool:
+    """Whether every mapped leaf of `args` (axis 0 per `in_axes`) has a seed axis of size 1."""
+    sizes = set()
+    for axes, arg in zip(in_axes, args):
+        _on_mapped(lambda x: sizes.add(x.shape[0]), axes, arg)
+    return sizes == {1}  # several seeds, or mismatched sizes (vmap names the error), go through vmap
 
-    return call
+
+def _drop_seed_axis(in_axes: tuple, args: tuple) -> tuple:
+    return tuple(_on_mapped(lambda x: x[0], axes, arg) for axes, arg in zip(in_axes, args))
+
+
+def _add_seed_axis(tree):
+    return jax.tree.map(lambda x: jnp.expand_dims(x, 0), tree)
 
 
 def make_train_many(config: TrainConfig, logger=None, keep_rollout_state: bool = False):
     """`train_many(keys[S], hparams) -> TrainOutput` with a leading seed axis: the same per-seed loop,
-    vmapped inside the scan (one seed: called directly, see `seed_map`) so that one host callback per
-    logged iteration carries every seed's metrics (jax.debug.callback; the loop never leaves the jit).
-    `hparams` leaves may carry the seed axis too (a sweep) or be scalars shared by all seeds."""
+    vmapped inside the scan so that one host callback per logged iteration carries every seed's metrics
+    (jax.debug.callback; the loop never leaves the jit). `hparams` leaves may carry the seed axis too (a
+    sweep) or be scalars shared by all seeds.
+
+    One seed is not vmapped: the scan carries that seed's state without a seed axis, and only the per-
+    iteration metrics and the outputs get it back. The same values up to float rounding, without a size-1
+    batch dimension on every op, which XLA compiles into batched ops that run slower (on CPU, a brax/ant
+    rollout of 128 envs ran ~15% slower under it). Nor does the carry change shape inside the loop: when
+    each iteration took the axis off and put it back, XLA copied SAC's whole replay buffer several times per
+    iteration (SAC on Pendulum ran at half the speed)."""
     init, iteration, num_iterations = make_loop(config)
     last = num_iterations - 1
 
     def train_many(keys: jax.Array, hparams: dict | None = None) -> TrainOutput:
         hp = config.algo_config.hparams() if hparams is None else hparams
         hp_axes = jax.tree.map(lambda x: 0 if jnp.ndim(x) else None, hp)
-        carry = seed_map(init, (0, hp_axes))(keys, hp)
-        step = seed_map(iteration, (0, None, hp_axes))
+        one = is_one_seed((0, hp_axes), (keys, hp))
+        if one:
+            (key,), (hp_one,) = _drop_seed_axis((0,), (keys,)), _drop_seed_axis((hp_axes,), (hp,))
+            carry = init(key, hp_one)
+
+            def step(carry, it):
+                carry, metrics = iteration(carry, it, hp_one)
+                return carry, _add_seed_axis(metrics)
+        else:
+            carry = jax.vmap(init, (0, hp_axes))(keys, hp)
+            mapped = jax.vmap(iteration, (0, None, hp_axes))
+
+            def step(carry, it):
+                return mapped(carry, it, hp)
 
         def body(carry, it):
-            carry, metrics = step(carry, it, hp)
+            carry, metrics = step(carry, it)
             if logger is None:
                 return carry, metrics
 
             def emit(carry):
-                since = carry.since_log
+                since = carry.since_log[None] if one else carry.since_log  # [S, 3]
                 count = since[:, 2]
                 host = {k: v for k, v in metrics.items() if k not in ("episode_return_sum", "episode_count")}
                 host["episode_return"] = jnp.where(count > 0, since[:, 0] / jnp.maximum(count, 1), jnp.nan)
                 host["episode_length"] = jnp.where(count > 0, since[:, 1] / jnp.maximum(count, 1), jnp.nan)
                 jax.debug.callback(logger.log, it, host)
-                return carry._replace(since_log=jnp.zeros_like(since))
+                return carry._replace(since_log=jnp.zeros_like(carry.since_log))
 
             should_log = jnp.logical_or(it % config.log_every == 0, it == last)
             return jax.lax.cond(should_log, emit, lambda c: c, carry), metrics
 
         carry, metrics = jax.lax.scan(body, carry, jnp.arange(num_iterations))
+        if one:
+            carry = _add_seed_axis(carry)
         metrics = jax.tree.map(lambda x: jnp.moveaxis(x, 0, 1), metrics)  # [S, iterations]
         return _output(carry, metrics, keep_rollout_state)
 
