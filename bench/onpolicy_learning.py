@@ -1,18 +1,19 @@
 """Learning benchmark of the on-policy family on CartPole-v1: every algorithm with its preset
 (configs/presets/<algo>/gymnax-CartPole-v1.yaml), N seeds in one compiled call each, side by side.
 
-    .venv/bin/python bench/onpolicy_learning.py [--seeds 8] [--algos ppo a2c ...] [--threshold 475]
+    .venv/bin/python bench/onpolicy_learning.py [--seeds 8] [--algos ppo a2c ...] [--threshold 475] [--quick]
 
 Per algorithm: final return (mean training episode return over the last 5% of iterations, per seed),
 env steps to reach the threshold (first iteration at which the mean return of the episodes that ended in
 the trailing `--window-steps` env steps is >= threshold, per seed; null if never), wall and compile time.
 The window is in env steps, not iterations, so algorithms with small and large batches are judged alike.
-Writes bench/results/onpolicy-learning-<platform>.json and a comparison plot next to it.
+Writes bench/results/onpolicy-learning-<platform>.json (with the device, host, versions and settings) and a
+comparison plot next to it. `--quick` (2 seeds, PPO and A2C, 20,000 env steps) writes
+onpolicy-learning-<platform>-quick.json instead.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import warnings
@@ -24,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from jaxrl.config import load_config  # noqa: E402
 from jaxrl.core.train import final_returns, make_train_many, seed_keys  # noqa: E402
-from jaxrl.experiment import device_name  # noqa: E402
+from common import provenance, write_result  # noqa: E402
 
 ENV = "gymnax/CartPole-v1"
 ALGOS = ["ppo", "ppo_penalty", "trpo", "a2c", "a3c", "vpg", "reinforce"]
@@ -56,8 +57,9 @@ def curve(metrics, window: int) -> np.ndarray:
         return np.where(c > 0, s / np.maximum(c, 1), np.nan)
 
 
-def run(algo: str, seeds: int, threshold: float, window_steps: int) -> tuple[dict, np.ndarray, np.ndarray]:
-    config = load_config([f"algo={algo}", f"env={ENV}", f"num_seeds={seeds}"])
+def run(algo: str, seeds: int, threshold: float, window_steps: int,
+        overrides: tuple[str, ...] = ()) -> tuple[dict, np.ndarray, np.ndarray]:
+    config = load_config([f"algo={algo}", f"env={ENV}", f"num_seeds={seeds}", *overrides])
     steps = config.algo_config.steps_per_iteration()
     window = max(1, round(window_steps / steps))
     keys = seed_keys(config)
@@ -114,17 +116,21 @@ def plot(path: Path, curves: dict, threshold: float, seeds: int) -> None:
     plt.close(fig)
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=8)
     p.add_argument("--algos", nargs="+", default=ALGOS)
     p.add_argument("--threshold", type=float, default=475.0)
     p.add_argument("--window-steps", type=int, default=10_000, help="env steps in the trailing mean")
+    p.add_argument("--quick", action="store_true", help="2 seeds, PPO and A2C, 20,000 env steps (smoke run)")
     p.add_argument("--out", default=None)
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    overrides: tuple[str, ...] = ()
+    if args.quick:
+        args.seeds, args.algos, overrides = 2, ["ppo", "a2c"], ("total_env_steps=20000",)
     results, curves = [], {}
     for algo in args.algos:
-        res, x, c = run(algo, args.seeds, args.threshold, args.window_steps)
+        res, x, c = run(algo, args.seeds, args.threshold, args.window_steps, overrides)
         results.append(res)
         curves[algo] = (x, c)
         med = res["steps_to_threshold_median"]
@@ -132,14 +138,11 @@ def main():
               f"{res['seeds_reaching_threshold']}/{args.seeds} seeds, median "
               f"{'-' if med is None else f'{med:,.0f}'} steps  wall {res['wall_seconds']:6.1f}s  "
               f"compile {res['compile_seconds']:5.1f}s", flush=True)
-    platform_name = jax.devices()[0].platform
-    out = Path(args.out or Path(__file__).parent / "results" / f"onpolicy-learning-{platform_name}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"benchmark": "onpolicy_learning", "env": ENV, "device": device_name(),
-                               "jax_version": jax.__version__, "seeds": args.seeds, "threshold": args.threshold,
-                               "window_steps": args.window_steps, "results": results}, indent=2))
+    out = write_result("onpolicy-learning", provenance(
+        benchmark="onpolicy_learning", env=ENV, quick=args.quick, seeds=args.seeds, threshold=args.threshold,
+        window_steps=args.window_steps, overrides=list(overrides), results=results), args.out, quick=args.quick)
     plot(out.with_suffix(".png"), curves, args.threshold, args.seeds)
-    print(f"wrote {out} and {out.with_suffix('.png')}")
+    print(f"wrote {out.with_suffix('.png')}")
 
 
 if __name__ == "__main__":

@@ -2,18 +2,17 @@
 one brax env, side by side in one run. Settings come from configs/planner/<env>.yaml.
 
     .venv/bin/python bench/planner.py [--num-envs 8] [--seeds 0 1] [--brax-env brax/inverted_pendulum]
-                                      [--brax-episode-length 1000] [--brax-num-envs 4]
+                                      [--brax-episode-length 1000] [--brax-num-envs 4] [--quick] [--out F]
 
 Prints mean episode returns and wall times (compile apart); writes bench/results/planner-<platform>.json
-with the device, versions and settings.
+(with the device, host, versions and settings) and a bar plot of the mean returns next to it. `--quick`
+(1 seed, 2 episodes per env, 100-step brax episodes) writes planner-<platform>-quick.json instead.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from jaxrl.core import rollout as kernel  # noqa: E402
 from jaxrl.envs import make  # noqa: E402
 from jaxrl.es.planner import load_planner_config, make_mpc  # noqa: E402
-from jaxrl.experiment import device_name  # noqa: E402
+from common import bar_plots, provenance, write_result  # noqa: E402
 
 
 NOTES = {
@@ -89,6 +88,17 @@ def bench_env(env_id: str, num_envs: int, seeds: list[int], episode_steps: int |
     return out
 
 
+def plot(results: dict, path: Path) -> None:
+    """One panel per env: mean episode return of each method."""
+    panels = {"device": results["device"], "results": {
+        e["env"]: {"jaxrl CEM-MPC": {"mean_return": e["cem"]["mean_return"]},
+                   "jaxrl random shooting": {"mean_return": e["random_shooting"]["mean_return"]},
+                   "random policy": {"mean_return": e["random_policy"]["mean_return"]}}
+        for e in results["envs"]}}
+    bar_plots(panels, path, "mean_return", "mean episode return",
+              title=lambda env_id: env_id, label=lambda v: f"{v:,.0f}", suptitle="Planner returns")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--num-envs", type=int, default=8, help="Pendulum-v1 episodes per seed")
@@ -96,26 +106,23 @@ def main(argv=None) -> None:
     parser.add_argument("--brax-env", default="brax/inverted_pendulum")
     parser.add_argument("--brax-episode-length", type=int, default=1000)
     parser.add_argument("--brax-num-envs", type=int, default=4)
+    parser.add_argument("--quick", action="store_true",
+                        help="1 seed, 2 episodes per env, 100-step brax episodes (smoke run)")
+    parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.seeds, args.num_envs, args.brax_num_envs, args.brax_episode_length = [0], 2, 2, 100
 
-    results = {
-        "device": device_name(),
-        "device_repr": str(jax.devices()[0]),
-        "jax": jax.__version__,
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],  # other processes share the CPU
-        "seeds": args.seeds,
-        "envs": [
+    results = provenance(
+        benchmark="planner", quick=args.quick, seeds=args.seeds, settings=vars(args),
+        load_average_at_start=[round(x, 2) for x in os.getloadavg()],  # other processes share the CPU
+        envs=[
             bench_env("gymnax/Pendulum-v1", args.num_envs, args.seeds, None, {}),
             bench_env(args.brax_env, args.brax_num_envs, args.seeds, args.brax_episode_length,
                       {"episode_length": args.brax_episode_length}),
-        ],
-    }
-    out = Path(__file__).resolve().parent / "results" / f"planner-{jax.devices()[0].platform}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"wrote {out}")
+        ])
+    out = write_result("planner", results, args.out, quick=args.quick)
+    plot(results, out.with_suffix(".png"))
 
 
 if __name__ == "__main__":

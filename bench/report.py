@@ -234,6 +234,17 @@ def es(r: dict) -> str:
     return "\n".join(out)
 
 
+def prng_lowering(r: dict) -> str:
+    head = (f"One seed at the throughput tables' settings, median of {r['repeats']} interleaved calls per side; "
+            "a diagnostic of JAX's CPU lowering, not a comparison with a peer.\n")
+    return "\n".join([_header(r), "", head, _table(
+        ["trainer", "env steps per call", "rolled s", "unrolled s", "speed-up", "compile s (rolled / unrolled)",
+         "identical outputs"],
+        [[case, _n(x["env_steps"]), f"{x['rolled_seconds']:.3f}", f"{x['unrolled_seconds']:.3f}",
+          f"{x['speedup']:.2f}", f"{x['rolled_compile_seconds']:.1f} / {x['unrolled_compile_seconds']:.1f}",
+          "yes" if x["identical_outputs"] else "**no**"] for case, x in r["results"].items()])])
+
+
 SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),
             ("offpolicy-peers", "Off-policy training throughput vs peers", offpolicy_peers),
             ("throughput", "Kernel overhead and scaling", throughput),
@@ -243,7 +254,8 @@ SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),
             ("brax-ppo", "PPO on brax vs brax's own trainer", brax_ppo),
             ("brax-ppo-ant", "PPO on brax/ant vs brax's own trainer", brax_ppo),
             ("brax-sac", "SAC on brax vs brax's own trainer", brax_sac),
-            ("es", "Evolution strategies vs a plain evosax loop", es)]
+            ("es", "Evolution strategies vs a plain evosax loop", es),
+            ("prng-lowering", "Threefry lowered rolled (JAX's CPU default) vs unrolled", prng_lowering)]
 
 
 def render() -> str:

@@ -185,6 +185,43 @@ def test_a_multi_case_result_is_written_after_each_case_and_lists_the_rest(tmp_p
     assert "unfinished" not in json.loads(out.read_text()) and set(result["results"]) == {"A", "B"}
 
 
+def _quick_run(script: str, tmp_path) -> dict:
+    """`script --quick --out F`: its result file, with the provenance every result file records."""
+    out = tmp_path / "result.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--quick", "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert out.with_suffix(".png").exists()
+    result = json.loads(out.read_text())
+    assert result["quick"] and result["device"] and result["versions"]["jax"] and result["date"]
+    return result
+
+
+def test_onpolicy_learning_quick_smoke_run_writes_its_result(tmp_path):
+    result = _quick_run("onpolicy_learning.py", tmp_path)
+    assert [r["algo"] for r in result["results"]] == ["ppo", "a2c"] and result["seeds"] == 2
+    for r in result["results"]:
+        assert len(r["final_return_per_seed"]) == 2 and r["total_env_steps_per_seed"] <= 20_000
+
+
+def test_prng_lowering_quick_run_gives_identical_outputs_both_ways(tmp_path):
+    out = tmp_path / "result.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "prng_lowering.py"), "--quick", "--cases",
+                           "DQN CartPole-v1", "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    row = json.loads(out.read_text())["results"]["DQN CartPole-v1"]
+    assert row["identical_outputs"] is True and row["speedup"] > 0
+
+
+@pytest.mark.slow
+def test_planner_quick_smoke_run_writes_its_result(tmp_path):
+    # compiles CEM over a brax env (about a minute on a CPU), hence slow
+    result = _quick_run("planner.py", tmp_path)
+    assert [e["env"] for e in result["envs"]] == ["gymnax/Pendulum-v1", "brax/inverted_pendulum"]
+    for e in result["envs"]:
+        assert len(e["cem"]["returns"]) == 1 and len(e["cem"]["returns"][0]) == 2
+
+
 @pytest.mark.slow
 def test_brax_overhead_alone_is_its_own_result(tmp_path):
     out = tmp_path / "brax-overhead.json"

@@ -128,8 +128,8 @@ def test_nan_in_training_is_reported_and_outputs_kept(tmp_path):
 
 
 def test_one_seed_runs_unbatched_with_the_same_values(tiny):
-    # make_train_many drops a size-1 seed axis (seed_map) instead of vmapping over it: the program then has
-    # no batch dimension of 1 on every op, and must give what the per-seed program gives
+    # make_train_many runs one seed's loop without a seed axis instead of vmapping over a size-1 axis: the
+    # program then has no batch dimension of 1 on every op, and must give what the per-seed program gives
     from jaxrl.core.train import make_train_many
 
     config, _, _, train_one = tiny

@@ -1,0 +1,93 @@
+"""What JAX's rolled threefry loops cost jaxrl's trainers on CPU (a diagnostic, not a peer comparison).
+
+    .venv/bin/python bench/prng_lowering.py [--repeats 7] [--quick] [--out F]
+
+On CPU, JAX lowers `threefry2x32` (behind every `jax.random` draw) as a 5-round `fori_loop`, to keep compile
+times down; on GPU it unrolls the rounds. Inside a rollout each draw (the action sample, a split of per-env
+keys, a reset draw) is then a small XLA while loop over tiny arrays. This script compiles each trainer twice
+in one process, first with JAX's CPU lowering, then with the unrolled one registered for CPU (a private JAX
+hook, for this measurement only), checks that both give bit-identical outputs, and times them interleaved.
+The throughput settings are those of ppo_peers.py and offpolicy_peers.py (one seed). Writes
+bench/results/prng-lowering-<platform>.json.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import offpolicy_peers  # noqa: E402
+import ppo_peers  # noqa: E402
+from common import interleaved_medians, provenance, write_result  # noqa: E402
+
+CASES = {"PPO CartPole-v1": None, "PPO Pendulum-v1": None, "A2C CartPole-v1": None,
+         "DQN CartPole-v1": 20_000, "SAC Pendulum-v1": 3_000}  # env steps per call (on-policy: ppo_peers')
+
+
+def overrides(case: str, quick: bool) -> tuple[list[str], int]:
+    algo, env_id = case.split()
+    if algo in ("PPO", "A2C"):
+        s = ppo_peers.CASES[case]
+        steps = s["num_envs"] * s["rollout_length"] * s["iterations"] // (4 if quick else 1)
+        return ppo_peers.ours(algo.lower(), env_id, s), steps
+    return offpolicy_peers.ours(case), (1_200 if quick else CASES[case])
+
+
+def compiled(case: str, quick: bool):
+    from jaxrl.config import load_config
+    from jaxrl.core.train import make_train_many
+
+    over, steps = overrides(case, quick)
+    config = load_config([*over, f"total_env_steps={steps}", "num_seeds=1"])
+    keys = jax.random.split(jax.random.PRNGKey(0), 1)
+    t0 = time.perf_counter()
+    fn = jax.jit(make_train_many(config)).lower(keys).compile()
+    compile_s = time.perf_counter() - t0
+    return (lambda: jax.block_until_ready(fn(keys))), compile_s, steps
+
+
+def unroll_threefry_on_cpu() -> None:
+    """Register JAX's unrolled threefry lowering (its GPU default) for CPU, for programs lowered from now on."""
+    try:
+        from jax._src.interpreters import mlir
+        from jax._src.random import threefry2x32 as tf
+        mlir.register_lowering(tf.threefry2x32_p, tf._threefry2x32_lowering_rule, platform="cpu")
+    except (ImportError, AttributeError) as e:
+        raise SystemExit(f"this jax ({jax.__version__}) keeps threefry's lowering elsewhere: {e}") from e
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    p.add_argument("--repeats", type=int, default=7, help="interleaved timed calls per side (median)")
+    p.add_argument("--quick", action="store_true", help="short calls, 1 repeat (smoke run)")
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    repeats = 1 if args.quick else args.repeats
+    jax.block_until_ready(jax.jit(lambda x: x + 1)(1.0))  # the process's first compile is slower: not a case's
+    rolled = {case: compiled(case, args.quick) for case in args.cases}
+    unroll_threefry_on_cpu()
+    unrolled = {case: compiled(case, args.quick) for case in args.cases}
+    rows = {}
+    for case in args.cases:
+        (a, a_compile, steps), (b, b_compile, _) = rolled[case], unrolled[case]
+        same = all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a()), jax.tree.leaves(b())))
+        times = interleaved_medians({"rolled": a, "unrolled": b}, repeats)
+        rows[case] = {"env_steps": steps, "identical_outputs": same,
+                      "rolled_seconds": times["rolled"][0], "unrolled_seconds": times["unrolled"][0],
+                      "speedup": times["rolled"][0] / times["unrolled"][0],
+                      "rolled_compile_seconds": a_compile, "unrolled_compile_seconds": b_compile}
+        print(f"{case:16s} rolled {rows[case]['rolled_seconds']:.3f}s  unrolled {rows[case]['unrolled_seconds']:.3f}s"
+              f"  speedup {rows[case]['speedup']:.2f}  compile {a_compile:.1f}s vs {b_compile:.1f}s"
+              f"  identical outputs: {same}", flush=True)
+    write_result("prng-lowering", provenance(benchmark="prng_lowering", repeats=repeats, quick=args.quick,
+                                             results=rows), args.out, quick=args.quick)
+
+
+if __name__ == "__main__":
+    main()
