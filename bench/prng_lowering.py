@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -23,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import offpolicy_peers  # noqa: E402
 import ppo_peers  # noqa: E402
-from common import interleaved_medians, provenance, write_result  # noqa: E402
+from common import compile_timed, interleaved_medians, provenance, write_result  # noqa: E402
 
 CASES = {"PPO CartPole-v1": None, "PPO Pendulum-v1": None, "A2C CartPole-v1": None,
          "DQN CartPole-v1": 20_000, "SAC Pendulum-v1": 3_000}  # env steps per call (on-policy: ppo_peers')
@@ -44,11 +43,8 @@ def compiled(case: str, quick: bool):
 
     over, steps = overrides(case, quick)
     config = load_config([*over, f"total_env_steps={steps}", "num_seeds=1"])
-    keys = jax.random.split(jax.random.PRNGKey(0), 1)
-    t0 = time.perf_counter()
-    fn = jax.jit(make_train_many(config)).lower(keys).compile()
-    compile_s = time.perf_counter() - t0
-    return (lambda: jax.block_until_ready(fn(keys))), compile_s, steps
+    call, info = compile_timed(make_train_many(config), jax.random.split(jax.random.PRNGKey(0), 1))
+    return call, info["compile_seconds"], steps
 
 
 def unroll_threefry_on_cpu() -> None:

@@ -123,16 +123,12 @@ def _on_mapped(f, axes, arg):
                         is_leaf=lambda a: a is None or isinstance(a, int))
 
 
-def is_one_seed(in_axes: tuple, args: tuple) -> bool:
+def _is_one_seed(in_axes: tuple, args: tuple) -> bool:
     """Whether every mapped leaf of `args` (axis 0 per `in_axes`) has a seed axis of size 1."""
     sizes = set()
     for axes, arg in zip(in_axes, args):
         _on_mapped(lambda x: sizes.add(x.shape[0]), axes, arg)
     return sizes == {1}  # several seeds, or mismatched sizes (vmap names the error), go through vmap
-
-
-def _drop_seed_axis(in_axes: tuple, args: tuple) -> tuple:
-    return tuple(_on_mapped(lambda x: x[0], axes, arg) for axes, arg in zip(in_axes, args))
 
 
 def _add_seed_axis(tree):
@@ -157,10 +153,10 @@ def make_train_many(config: TrainConfig, logger=None, keep_rollout_state: bool =
     def train_many(keys: jax.Array, hparams: dict | None = None) -> TrainOutput:
         hp = config.algo_config.hparams() if hparams is None else hparams
         hp_axes = jax.tree.map(lambda x: 0 if jnp.ndim(x) else None, hp)
-        one = is_one_seed((0, hp_axes), (keys, hp))
+        one = _is_one_seed((0, hp_axes), (keys, hp))
         if one:
-            (key,), (hp_one,) = _drop_seed_axis((0,), (keys,)), _drop_seed_axis((hp_axes,), (hp,))
-            carry = init(key, hp_one)
+            hp_one = _on_mapped(lambda x: x[0], hp_axes, hp)
+            carry = init(keys[0], hp_one)
 
             def step(carry, it):
                 carry, metrics = iteration(carry, it, hp_one)
