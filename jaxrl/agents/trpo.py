@@ -21,7 +21,7 @@ from jaxrl.agents.onpolicy import (OnPolicyConfig, TrainState, actor_critic, app
 from jaxrl.core import losses
 from jaxrl.core.cg import conjugate_gradient
 from jaxrl.core.minibatch import flatten_time_env, minibatch_epochs
-from jaxrl.core.networks import ActorCritic
+from jaxrl.core.networks import ActorCritic, standard_weight_gradients
 from jaxrl.core.optim import make_optimizer
 from jaxrl.core.returns import gae
 
@@ -111,7 +111,8 @@ def make_agent(config: TRPOConfig, env, num_iterations: int) -> Agent:
             return jnp.mean(old_dist.kl_divergence(dist_of(flat_pi)))
 
         def fisher_vector(v):  # H v = d/dε ∇KL(θ + εv) at θ = θ_old, plus damping
-            return jax.jvp(jax.grad(mean_kl), (flat,), (v,))[1] + hp["cg_damping"] * v
+            with standard_weight_gradients():  # second order: the CPU form of Dense's gradient is slower here
+                return jax.jvp(jax.grad(mean_kl), (flat,), (v,))[1] + hp["cg_damping"] * v
 
         surrogate_old, grad = jax.value_and_grad(surrogate)(flat)
         direction = conjugate_gradient(fisher_vector, grad, config.cg_iters, hp["cg_residual_tol"])

@@ -1,0 +1,67 @@
+"""Dense layers' matmul (`dense_matmul`): the same derivatives as a plain matmul under every transformation,
+and on CPU a weight gradient that XLA compiles as a plain [I, B] @ [B, J] matmul."""
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import export
+
+from jaxrl.core import networks
+from jaxrl.core.networks import MLP, dense_matmul, standard_weight_gradients
+
+
+def _loss(matmul):
+    return lambda x, w: jnp.sum(jnp.tanh(matmul(x, w)) ** 2)
+
+
+PLAIN, OURS = _loss(jnp.matmul), _loss(dense_matmul)
+
+
+@pytest.mark.parametrize("x_shape,w_shape", [((512, 64), (64, 64)), ((5, 16, 4), (4, 8)), ((32, 64), (64, 1)),
+                                             ((8000, 4), (4, 64))])
+def test_dense_matmul_has_the_plain_matmul_derivatives(x_shape, w_shape):
+    kx, kw, kv = jax.random.split(jax.random.PRNGKey(0), 3)
+    x, w = jax.random.normal(kx, x_shape), jax.random.normal(kw, w_shape) / np.sqrt(w_shape[0])
+    v = jax.random.normal(kv, w_shape)
+    for got, want in [
+        (jax.jit(jax.grad(OURS, (0, 1)))(x, w), jax.grad(PLAIN, (0, 1))(x, w)),
+        (jax.jvp(lambda w: OURS(x, w), (w,), (v,)), jax.jvp(lambda w: PLAIN(x, w), (w,), (v,))),  # forward mode
+        (jax.jvp(jax.grad(lambda w: OURS(x, w)), (w,), (v,)), jax.jvp(jax.grad(lambda w: PLAIN(x, w)), (w,), (v,))),
+        (jax.vmap(jax.grad(OURS, 1), (None, 0))(x, jnp.stack([w, -w])),
+         jax.vmap(jax.grad(PLAIN, 1), (None, 0))(x, jnp.stack([w, -w]))),
+    ]:
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+            np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4 * float(jnp.max(jnp.abs(b))))
+
+
+def _mlp_weight_grad_hlo(rows: int, platform: str | None = None):
+    mlp = MLP((64, 64))
+    x = jnp.ones((rows, 4))
+    params = mlp.init(jax.random.PRNGKey(0), x)
+    grad = jax.jit(jax.grad(lambda p: jnp.sum(mlp.apply(p, x) ** 2)))
+    if platform is None:
+        return grad.lower(params).compile().as_text()
+    return export.export(grad, platforms=(platform,))(params).mlir_module()
+
+
+def _transposed_dots(hlo: str) -> list[str]:
+    """Compiled dots that contract both operands over their leading axis (the form XLA's CPU backend
+    leaves to Eigen); the [4, 64] first layer's included."""
+    return [line for line in hlo.splitlines() if re.search(r"\bdot\(", line)
+            and "lhs_contracting_dims={0}" in line and "rhs_contracting_dims={0}" in line]
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the layout is chosen for XLA's CPU backend")
+def test_cpu_weight_gradients_compile_as_plain_matmuls():
+    assert _transposed_dots(_mlp_weight_grad_hlo(512)) == []
+    with standard_weight_gradients():  # second-order users (TRPO) opt out while tracing
+        assert len(_transposed_dots(_mlp_weight_grad_hlo(512))) >= 2
+    too_many = networks.CPU_WEIGHT_GRAD_MAX_ROWS + 1  # long contractions stay with Eigen's threads
+    assert len(_transposed_dots(_mlp_weight_grad_hlo(too_many))) >= 2
+
+
+def test_other_platforms_lower_the_standard_weight_gradient():
+    assert "optimization_barrier" in _mlp_weight_grad_hlo(512, "cpu")
+    assert "optimization_barrier" not in _mlp_weight_grad_hlo(512, "cuda")
