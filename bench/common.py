@@ -144,14 +144,17 @@ def interleaved_medians(fns: dict, repeats: int) -> dict:
     return {name: (statistics.median(t), t) for name, t in times.items()}
 
 
-def compile_timed(fn, *args):
+def compile_timed(fn, *args, hlo: bool = False):
     """Compile jax.jit(fn) for args (timed) and run it once; returns (a blocking call of the compiled
-    program, {"compile_seconds", and XLA's memory estimate "xla_memory_bytes" where the backend has one})."""
+    program, {"compile_seconds", XLA's memory estimate "xla_memory_bytes" where the backend has one, and
+    with `hlo` the compiled program's text as "hlo"})."""
     import jax
 
     t0 = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
     info = {"compile_seconds": time.perf_counter() - t0}
+    if hlo:
+        info["hlo"] = compiled.as_text()
     jax.block_until_ready(compiled(*args))
     mem = compiled.memory_analysis()
     if mem is not None:
@@ -181,6 +184,29 @@ def bar_plots(result: dict, path: Path, key: str, xlabel: str, title, label, sup
         for y, v in enumerate(values):
             ax.text(v, y, " " + label(v), va="center", fontsize=8)
     fig.suptitle(f"{suptitle}, {result['device']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
+
+
+def speedup_plot(result: dict, path: Path, xlabel: str, suptitle: str) -> None:
+    """One horizontal bar per case of result['results'][case]['speedup'] (an A/B diagnostic), with a line
+    at 1 (no change)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases = list(result["results"])
+    values = [result["results"][c]["speedup"] for c in cases]
+    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(cases) + 1.4))
+    ax.barh(cases, values, color=["tab:blue" if v >= 1 else "tab:gray" for v in values])
+    ax.axvline(1.0, color="black", lw=0.8)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    for y, v in enumerate(values):
+        ax.text(v, y, f" {v:.2f}x", va="center", fontsize=8)
+    fig.suptitle(f"{suptitle}, {result['device']}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"wrote {path}")

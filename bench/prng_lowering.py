@@ -13,6 +13,7 @@ bench/results/prng-lowering-<platform>.json.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import offpolicy_peers  # noqa: E402
 import ppo_peers  # noqa: E402
-from common import compile_timed, interleaved_medians, provenance, write_result  # noqa: E402
+from common import compile_timed, interleaved_medians, provenance, speedup_plot, write_result  # noqa: E402
 
 CASES = {"PPO CartPole-v1": None, "PPO Pendulum-v1": None, "A2C CartPole-v1": None,
          "DQN CartPole-v1": 20_000, "SAC Pendulum-v1": 3_000}  # env steps per call (on-policy: ppo_peers')
@@ -81,8 +82,10 @@ def main(argv=None) -> None:
         print(f"{case:16s} rolled {rows[case]['rolled_seconds']:.3f}s  unrolled {rows[case]['unrolled_seconds']:.3f}s"
               f"  speedup {rows[case]['speedup']:.2f}  compile {a_compile:.1f}s vs {b_compile:.1f}s"
               f"  identical outputs: {same}", flush=True)
-    write_result("prng-lowering", provenance(benchmark="prng_lowering", repeats=repeats, quick=args.quick,
-                                             results=rows), args.out, quick=args.quick)
+    path = write_result("prng-lowering", provenance(benchmark="prng_lowering", repeats=repeats, quick=args.quick,
+                                                    results=rows), args.out, quick=args.quick)
+    speedup_plot(json.loads(path.read_text()), path.with_suffix(".png"),
+                 "speed-up of the unrolled lowering over the rolled one", "threefry lowering")
 
 
 if __name__ == "__main__":

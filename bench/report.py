@@ -245,6 +245,20 @@ def prng_lowering(r: dict) -> str:
           "yes" if x["identical_outputs"] else "**no**"] for case, x in r["results"].items()])])
 
 
+def weight_gradients(r: dict) -> str:
+    head = (f"One seed, median of {r['repeats']} interleaved calls per side: the standard weight-gradient form "
+            "(`networks.standard_weight_gradients()`, the program flax's own Dense makes) vs jaxrl's "
+            "`dense_matmul` rule; a diagnostic of XLA's CPU backend, not a comparison with a peer. Dots counts "
+            "the compiled dots that contract both operands over the batch axis.\n")
+    return "\n".join([_header(r), "", head, _table(
+        ["trainer", "env steps per call", "standard s", "jaxrl s", "speed-up", "dots (standard / jaxrl)",
+         "compile s (standard / jaxrl)"],
+        [[case, _n(x["env_steps"]), f"{x['standard_seconds']:.3f}", f"{x['jaxrl_seconds']:.3f}",
+          f"{x['speedup']:.2f}", f"{x['standard_batch_contracting_dots']} / {x['jaxrl_batch_contracting_dots']}",
+          f"{x['standard_compile_seconds']:.1f} / {x['jaxrl_compile_seconds']:.1f}"]
+         for case, x in r["results"].items()])])
+
+
 SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),
             ("offpolicy-peers", "Off-policy training throughput vs peers", offpolicy_peers),
             ("throughput", "Kernel overhead and scaling", throughput),
@@ -255,7 +269,8 @@ SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),
             ("brax-ppo-ant", "PPO on brax/ant vs brax's own trainer", brax_ppo),
             ("brax-sac", "SAC on brax vs brax's own trainer", brax_sac),
             ("es", "Evolution strategies vs a plain evosax loop", es),
-            ("prng-lowering", "Threefry lowered rolled (JAX's CPU default) vs unrolled", prng_lowering)]
+            ("prng-lowering", "Threefry lowered rolled (JAX's CPU default) vs unrolled", prng_lowering),
+            ("weight-gradients", "Dense weight gradients: standard form vs jaxrl's CPU layout", weight_gradients)]
 
 
 def render() -> str:
