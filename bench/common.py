@@ -189,6 +189,26 @@ def bar_plots(result: dict, path: Path, key: str, xlabel: str, title, label, sup
     print(f"wrote {path}")
 
 
+def ab_diagnostic_args(doc: str, cases: list, argv=None):
+    """Command line of the A/B diagnostics (prng_lowering.py, weight_gradients.py): --cases, --repeats
+    (1 with --quick), --quick, --out. Also compiles a trivial program first, because a process's first
+    compile is slower and should not count against a case."""
+    import argparse
+
+    import jax
+
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--cases", nargs="+", default=list(cases), choices=list(cases))
+    p.add_argument("--repeats", type=int, default=7, help="interleaved timed calls per side (median)")
+    p.add_argument("--quick", action="store_true", help="short calls, 1 repeat (smoke run)")
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.repeats = 1
+    jax.block_until_ready(jax.jit(lambda x: x + 1)(1.0))
+    return args
+
+
 def speedup_plot(result: dict, path: Path, xlabel: str, suptitle: str) -> None:
     """One horizontal bar per case of result['results'][case]['speedup'] (an A/B diagnostic), with a line
     at 1 (no change)."""

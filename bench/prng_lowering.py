@@ -12,7 +12,6 @@ bench/results/prng-lowering-<platform>.json.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -23,7 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import offpolicy_peers  # noqa: E402
 import ppo_peers  # noqa: E402
-from common import compile_timed, interleaved_medians, provenance, speedup_plot, write_result  # noqa: E402
+from common import (ab_diagnostic_args, compile_timed, interleaved_medians, provenance, speedup_plot,  # noqa: E402
+                    write_result)
 
 CASES = {"PPO CartPole-v1": None, "PPO Pendulum-v1": None, "A2C CartPole-v1": None,
          "DQN CartPole-v1": 20_000, "SAC Pendulum-v1": 3_000}  # env steps per call (on-policy: ppo_peers')
@@ -59,14 +59,8 @@ def unroll_threefry_on_cpu() -> None:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
-    p.add_argument("--repeats", type=int, default=7, help="interleaved timed calls per side (median)")
-    p.add_argument("--quick", action="store_true", help="short calls, 1 repeat (smoke run)")
-    p.add_argument("--out", default=None)
-    args = p.parse_args(argv)
-    repeats = 1 if args.quick else args.repeats
-    jax.block_until_ready(jax.jit(lambda x: x + 1)(1.0))  # the process's first compile is slower: not a case's
+    args = ab_diagnostic_args(__doc__, CASES, argv)
+    repeats = args.repeats
     rolled = {case: compiled(case, args.quick) for case in args.cases}
     unroll_threefry_on_cpu()
     unrolled = {case: compiled(case, args.quick) for case in args.cases}

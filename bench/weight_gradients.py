@@ -7,15 +7,14 @@ lays the weight gradient x^T g out as a plain [I, B] @ [B, J] matmul on CPU (XLA
 standard form, a dot that contracts both operands over the batch axis, to slower Eigen kernels). This
 script compiles each trainer twice in one process: as users get it, and traced inside
 `networks.standard_weight_gradients()`, which gives every layer the standard derivative (the program
-flax's own Dense makes). It counts the batch-contracting dots left in each compiled program, then times
-the two interleaved. Outputs are not compared bit for bit: the two forms round differently (the derivative
-rule's values are tested against a plain matmul in tests/test_networks.py). The throughput cases use the
+flax's own Dense makes). It counts the dots left in the standard weight-gradient form in each compiled
+program, then times the two interleaved. Outputs are not compared bit for bit: the two forms round
+differently (the derivative rule's values are tested against a plain matmul in tests/test_networks.py). The throughput cases use the
 settings of ppo_peers.py and offpolicy_peers.py (one seed); VPG, REINFORCE and TRPO use their CartPole
 presets. Writes bench/results/weight-gradients-<platform>.json.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -25,7 +24,8 @@ import jax
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import prng_lowering  # noqa: E402
-from common import compile_timed, interleaved_medians, provenance, speedup_plot, write_result  # noqa: E402
+from common import (ab_diagnostic_args, compile_timed, interleaved_medians, provenance, speedup_plot,  # noqa: E402
+                    write_result)
 
 PRESET_CASES = {"VPG CartPole-v1": 65_536, "REINFORCE CartPole-v1": 64_000, "TRPO CartPole-v1": 65_536}
 CASES = [*prng_lowering.CASES, *PRESET_CASES]
@@ -38,11 +38,13 @@ def overrides(case: str, quick: bool) -> tuple[list[str], int]:
     return [f"env=gymnax/{env_id}", f"algo={algo.lower()}"], PRESET_CASES[case] // (4 if quick else 1)
 
 
-def batch_contracting_dots(hlo: str) -> int:
-    """Dots in a compiled program that contract both operands over their leading axis: the standard
-    weight-gradient form, which XLA's CPU backend runs with Eigen."""
-    return sum(1 for line in hlo.splitlines() if re.search(r"\bdot\(", line)
-               and "lhs_contracting_dims={0}" in line and "rhs_contracting_dims={0}" in line)
+def leading_axis_dots(hlo: str) -> int:
+    """Dots in a compiled program whose left operand contracts over its leading axis: the standard weight
+    gradient x^T g with x stored batch-major, which XLA's CPU backend runs with Eigen (in the programs here
+    its layout pass sometimes transposes the right operand; the left still contracts over its first axis).
+    jaxrl's layout keeps this form for vector heads (J = 1), batches over 4,096 rows and TRPO's Fisher
+    products."""
+    return sum(1 for line in hlo.splitlines() if re.search(r"\bdot\(", line) and "lhs_contracting_dims={0}" in line)
 
 
 def compiled(case: str, quick: bool, standard: bool):
@@ -62,14 +64,8 @@ def compiled(case: str, quick: bool, standard: bool):
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--cases", nargs="+", default=CASES, choices=CASES)
-    p.add_argument("--repeats", type=int, default=7, help="interleaved timed calls per side (median)")
-    p.add_argument("--quick", action="store_true", help="short calls, 1 repeat (smoke run)")
-    p.add_argument("--out", default=None)
-    args = p.parse_args(argv)
-    repeats = 1 if args.quick else args.repeats
-    jax.block_until_ready(jax.jit(lambda x: x + 1)(1.0))  # the process's first compile is slower: not a case's
+    args = ab_diagnostic_args(__doc__, CASES, argv)
+    repeats = args.repeats
     rows = {}
     for case in args.cases:
         standard, s_info, steps = compiled(case, args.quick, standard=True)
@@ -80,14 +76,14 @@ def main(argv=None) -> None:
                       "speedup": times["standard"][0] / times["jaxrl"][0],
                       "standard_seconds_per_round": times["standard"][1],
                       "jaxrl_seconds_per_round": times["jaxrl"][1],
-                      "standard_batch_contracting_dots": batch_contracting_dots(s_info["hlo"]),
-                      "jaxrl_batch_contracting_dots": batch_contracting_dots(o_info["hlo"]),
+                      "standard_leading_axis_dots": leading_axis_dots(s_info["hlo"]),
+                      "jaxrl_leading_axis_dots": leading_axis_dots(o_info["hlo"]),
                       "standard_compile_seconds": s_info["compile_seconds"],
                       "jaxrl_compile_seconds": o_info["compile_seconds"]}
         r = rows[case]
         print(f"{case:22s} standard {r['standard_seconds']:.3f}s  jaxrl {r['jaxrl_seconds']:.3f}s  "
-              f"speed-up {r['speedup']:.2f}  batch-contracting dots {r['standard_batch_contracting_dots']} -> "
-              f"{r['jaxrl_batch_contracting_dots']}  compile {r['standard_compile_seconds']:.1f}s vs "
+              f"speed-up {r['speedup']:.2f}  leading-axis dots {r['standard_leading_axis_dots']} -> "
+              f"{r['jaxrl_leading_axis_dots']}  compile {r['standard_compile_seconds']:.1f}s vs "
               f"{r['jaxrl_compile_seconds']:.1f}s", flush=True)
     path = write_result("weight-gradients", provenance(benchmark="weight_gradients", repeats=repeats,
                                                        quick=args.quick, results=rows), args.out, quick=args.quick)

@@ -214,9 +214,10 @@ def test_prng_lowering_quick_run_gives_identical_outputs_both_ways(tmp_path):
     assert out.with_suffix(".png").stat().st_size > 0
 
 
-def test_weight_gradients_quick_run_removes_the_batch_contracting_dots(tmp_path):
+def test_weight_gradients_quick_run_removes_the_standard_form_dots(tmp_path):
     """The diagnostic's two sides differ in what it claims: the standard side keeps the weight gradients'
-    batch-contracting dots (at least the two hidden layers'), jaxrl's CPU layout removes them all."""
+    leading-axis dots (at least the two hidden layers'), jaxrl's CPU layout removes them all (DQN's
+    Q-network has no vector head)."""
     import jax
 
     out = tmp_path / "result.json"
@@ -224,10 +225,10 @@ def test_weight_gradients_quick_run_removes_the_batch_contracting_dots(tmp_path)
                            "DQN CartPole-v1", "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     row = json.loads(out.read_text())["results"]["DQN CartPole-v1"]
-    assert row["speedup"] > 0 and row["standard_batch_contracting_dots"] >= 2
+    assert row["speedup"] > 0 and row["standard_leading_axis_dots"] >= 2
     assert out.with_suffix(".png").stat().st_size > 0
     if jax.default_backend() == "cpu":
-        assert row["jaxrl_batch_contracting_dots"] == 0
+        assert row["jaxrl_leading_axis_dots"] == 0
 
 
 @pytest.mark.slow
