@@ -104,6 +104,13 @@ def offpolicy_peers(r: dict) -> str:
     return "\n".join(out)
 
 
+def _round_ratios(row: dict) -> str:
+    """The kernel / bare ratio of each interleaved round (both sides' calls of one round), lowest and highest:
+    how far a single pair of calls strays on this machine."""
+    ratios = [b / k for k, b in zip(row["kernel_random_policy"]["times"], row["bare_env_loop"]["times"])]
+    return f"{min(ratios):.2f}-{max(ratios):.2f}"
+
+
 def throughput(r: dict) -> str:
     rounds = (f", median of {r['settings']['repeats']} interleaved rounds (kernel, bare, kernel, ...)"
               if r.get("interleaved_pairs") else "")
@@ -113,17 +120,21 @@ def throughput(r: dict) -> str:
                 "randint": "actions drawn with `jax.random.randint` on both sides"}.get(
                     r["settings"].get("policy", "randint"))  # files before the option used randint
         out += ["", f"Kernel overhead (random policy: {draw}; CartPole-v1, 1 seed{rounds}):", ""]
-        out.append(_table(["num_envs", "bare gymnax loop steps/s", "jaxrl kernel steps/s", "kernel / bare"],
+        paired = bool(r.get("interleaved_pairs"))
+        out.append(_table(["num_envs", "bare gymnax loop steps/s", "jaxrl kernel steps/s", "kernel / bare"]
+                          + (["rounds' kernel / bare (lowest-highest)"] if paired else []),
                           [[row["num_envs"], _n(row["bare_env_loop"]["steps_per_second"]),
                             _n(row["kernel_random_policy"]["steps_per_second"]), f"{row['kernel_over_bare']:.3f}"]
-                           for row in r["overhead"]]))
+                           + ([_round_ratios(row)] if paired else []) for row in r["overhead"]]))
     if r.get("brax_overhead"):
         out += ["", f"Kernel overhead on brax ({r['settings']['brax_steps']} steps per call{rounds}, random policy; "
                 "the bare side is brax's own `training.wrap`, whose auto-reset restores each env's first state instead of drawing a new one):", ""]
-        out.append(_table(["env", "num_envs", "brax wrapped loop steps/s", "jaxrl kernel steps/s", "kernel / bare"],
+        paired = bool(r.get("interleaved_pairs"))
+        out.append(_table(["env", "num_envs", "brax wrapped loop steps/s", "jaxrl kernel steps/s", "kernel / bare"]
+                          + (["rounds' kernel / bare (lowest-highest)"] if paired else []),
                           [[row["env"], row["num_envs"], _n(row["bare_env_loop"]["steps_per_second"]),
                             _n(row["kernel_random_policy"]["steps_per_second"]), f"{row['kernel_over_bare']:.3f}"]
-                           for row in r["brax_overhead"]]))
+                           + ([_round_ratios(row)] if paired else []) for row in r["brax_overhead"]]))
     if not r["scaling_num_envs"] and not r["scaling_num_seeds"]:
         return "\n".join(out)
     out += ["", "PPO training (CartPole-v1, rollout 128, 4 epochs x 4 minibatches):", ""]
