@@ -115,12 +115,12 @@ def throughput(r: dict) -> str:
     rounds = (f", median of {r['settings']['repeats']} interleaved rounds (kernel, bare, kernel, ...)"
               if r.get("interleaved_pairs") else "")
     out = [_header(r)]
+    paired = bool(r.get("interleaved_pairs"))  # then each round's calls of both sides form a pair
     if r["overhead"]:
         draw = {"bits": "actions drawn as one 32-bit word modulo n on both sides",
                 "randint": "actions drawn with `jax.random.randint` on both sides"}.get(
                     r["settings"].get("policy", "randint"))  # files before the option used randint
         out += ["", f"Kernel overhead (random policy: {draw}; CartPole-v1, 1 seed{rounds}):", ""]
-        paired = bool(r.get("interleaved_pairs"))
         out.append(_table(["num_envs", "bare gymnax loop steps/s", "jaxrl kernel steps/s", "kernel / bare"]
                           + (["rounds' kernel / bare (lowest-highest)"] if paired else []),
                           [[row["num_envs"], _n(row["bare_env_loop"]["steps_per_second"]),
@@ -129,7 +129,6 @@ def throughput(r: dict) -> str:
     if r.get("brax_overhead"):
         out += ["", f"Kernel overhead on brax ({r['settings']['brax_steps']} steps per call{rounds}, random policy; "
                 "the bare side is brax's own `training.wrap`, whose auto-reset restores each env's first state instead of drawing a new one):", ""]
-        paired = bool(r.get("interleaved_pairs"))
         out.append(_table(["env", "num_envs", "brax wrapped loop steps/s", "jaxrl kernel steps/s", "kernel / bare"]
                           + (["rounds' kernel / bare (lowest-highest)"] if paired else []),
                           [[row["env"], row["num_envs"], _n(row["bare_env_loop"]["steps_per_second"]),

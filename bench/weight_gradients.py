@@ -9,12 +9,13 @@ script compiles each trainer twice in one process: as users get it, and traced i
 `networks.standard_weight_gradients()`, which gives every layer the standard derivative (the program
 flax's own Dense makes). It counts the dots left in the standard weight-gradient form in each compiled
 program, then times the two interleaved. Outputs are not compared bit for bit: the two forms round
-differently (the derivative rule's values are tested against a plain matmul in tests/test_networks.py). The throughput cases use the
-settings of ppo_peers.py and offpolicy_peers.py (one seed); VPG, REINFORCE and TRPO use their CartPole
-presets. Writes bench/results/weight-gradients-<platform>.json.
+differently (the derivative rule's values are tested against a plain matmul in tests/test_networks.py).
+The throughput cases use the settings of ppo_peers.py and offpolicy_peers.py (one seed); VPG, REINFORCE
+and TRPO use their CartPole presets. Writes bench/results/weight-gradients-<platform>.json.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -55,10 +56,8 @@ def compiled(case: str, quick: bool, standard: bool):
     over, steps = overrides(case, quick)
     config = load_config([*over, f"total_env_steps={steps}", "num_seeds=1"])
     keys = jax.random.split(jax.random.PRNGKey(0), 1)
-    if standard:
-        with networks.standard_weight_gradients():  # a trace-time switch: it must hold while lowering
-            call, info = compile_timed(make_train_many(config), keys, hlo=True)
-    else:
+    # a trace-time switch: it must hold while lowering
+    with networks.standard_weight_gradients() if standard else contextlib.nullcontext():
         call, info = compile_timed(make_train_many(config), keys, hlo=True)
     return call, info, steps
 
