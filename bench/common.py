@@ -133,13 +133,15 @@ def median_time(fn, repeats: int) -> tuple[float, list[float]]:
 
 def interleaved_medians(fns: dict, repeats: int) -> dict:
     """Time several blocking calls side by side: `repeats` rounds, each calling every fn once in turn
-    (A B A B ...), so that a slow spell of a shared machine falls on every side alike. Returns
-    {name: (median seconds, [seconds per round])}."""
+    (A B A B ...), so that a slow spell of a shared machine falls on every side alike. Each round starts
+    one place further along the list (A B C, B C A, C A B, ...), so that no side always runs first or
+    right after the same other side. Returns {name: (median seconds, [seconds per round])}."""
     times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
+    names = list(fns)
+    for i in range(repeats):
+        for name in names[i % len(names):] + names[:i % len(names)]:
             t0 = time.perf_counter()
-            fn()
+            fns[name]()
             times[name].append(time.perf_counter() - t0)
     return {name: (statistics.median(t), t) for name, t in times.items()}
 

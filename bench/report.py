@@ -104,15 +104,35 @@ def offpolicy_peers(r: dict) -> str:
     return "\n".join(out)
 
 
-def _round_ratios(row: dict) -> str:
-    """The kernel / bare ratio of each interleaved round (both sides' calls of one round), lowest and highest:
+def _round_ratios(row: dict, side: str = "kernel_random_policy") -> str:
+    """The side / bare ratio of each interleaved round (both sides' calls of one round), lowest and highest:
     how far a single pair of calls strays on this machine."""
-    ratios = [b / k for k, b in zip(row["kernel_random_policy"]["times"], row["bare_env_loop"]["times"])]
+    ratios = [b / k for k, b in zip(row[side]["times"], row["bare_env_loop"]["times"])]
     return f"{min(ratios):.2f}-{max(ratios):.2f}"
 
 
+def _overhead_table(first: list, rows: list, cells, paired: bool) -> str:
+    """Kernel vs bare rows; `cells(row)` gives the leading cells. Rows measured with the A/A control (the bare
+    loop timed twice in the same rounds) show it after the kernel's ratio."""
+    control = any("control_over_bare" in row for row in rows)
+    head = first + ["kernel / bare"] + (["rounds' kernel / bare (lowest-highest)"] if paired else [])
+    head += ["A/A control: bare / bare", "rounds' bare / bare"] if control else []
+
+    def line(row):
+        out = cells(row) + [f"{row['kernel_over_bare']:.3f}"] + ([_round_ratios(row)] if paired else [])
+        if control:
+            out += ([f"{row['control_over_bare']:.3f}", _round_ratios(row, "bare_env_loop_again")]
+                    if "control_over_bare" in row else ["not measured", ""])
+        return out
+
+    return _table(head, [line(row) for row in rows])
+
+
 def throughput(r: dict) -> str:
-    rounds = (f", median of {r['settings']['repeats']} interleaved rounds (kernel, bare, kernel, ...)"
+    controlled = any("control_over_bare" in row for row in r["overhead"] + r.get("brax_overhead", []))
+    order = ("kernel, bare, bare again; each round starts one place later" if controlled
+             else "kernel, bare, kernel, ...")
+    rounds = (f", median of {r['settings']['repeats']} interleaved rounds ({order})"
               if r.get("interleaved_pairs") else "")
     out = [_header(r)]
     paired = bool(r.get("interleaved_pairs"))  # then each round's calls of both sides form a pair
@@ -121,19 +141,16 @@ def throughput(r: dict) -> str:
                 "randint": "actions drawn with `jax.random.randint` on both sides"}.get(
                     r["settings"].get("policy", "randint"))  # files before the option used randint
         out += ["", f"Kernel overhead (random policy: {draw}; CartPole-v1, 1 seed{rounds}):", ""]
-        out.append(_table(["num_envs", "bare gymnax loop steps/s", "jaxrl kernel steps/s", "kernel / bare"]
-                          + (["rounds' kernel / bare (lowest-highest)"] if paired else []),
-                          [[row["num_envs"], _n(row["bare_env_loop"]["steps_per_second"]),
-                            _n(row["kernel_random_policy"]["steps_per_second"]), f"{row['kernel_over_bare']:.3f}"]
-                           + ([_round_ratios(row)] if paired else []) for row in r["overhead"]]))
+        out.append(_overhead_table(["num_envs", "bare gymnax loop steps/s", "jaxrl kernel steps/s"], r["overhead"],
+                                   lambda row: [row["num_envs"], _n(row["bare_env_loop"]["steps_per_second"]),
+                                                _n(row["kernel_random_policy"]["steps_per_second"])], paired))
     if r.get("brax_overhead"):
         out += ["", f"Kernel overhead on brax ({r['settings']['brax_steps']} steps per call{rounds}, random policy; "
                 "the bare side is brax's own `training.wrap`, whose auto-reset restores each env's first state instead of drawing a new one):", ""]
-        out.append(_table(["env", "num_envs", "brax wrapped loop steps/s", "jaxrl kernel steps/s", "kernel / bare"]
-                          + (["rounds' kernel / bare (lowest-highest)"] if paired else []),
-                          [[row["env"], row["num_envs"], _n(row["bare_env_loop"]["steps_per_second"]),
-                            _n(row["kernel_random_policy"]["steps_per_second"]), f"{row['kernel_over_bare']:.3f}"]
-                           + ([_round_ratios(row)] if paired else []) for row in r["brax_overhead"]]))
+        out.append(_overhead_table(["env", "num_envs", "brax wrapped loop steps/s", "jaxrl kernel steps/s"],
+                                   r["brax_overhead"],
+                                   lambda row: [row["env"], row["num_envs"], _n(row["bare_env_loop"]["steps_per_second"]),
+                                                _n(row["kernel_random_policy"]["steps_per_second"])], paired))
     if not r["scaling_num_envs"] and not r["scaling_num_seeds"]:
         return "\n".join(out)
     out += ["", "PPO training (CartPole-v1, rollout 128, 4 epochs x 4 minibatches):", ""]

@@ -16,7 +16,8 @@
 Each point: median of --repeats calls after compilation (compile time apart); every call runs at least
 --min-steps env steps so that small configurations are not timed on microseconds. The two sides of an
 overhead ratio are timed in interleaved rounds (kernel, bare, kernel, bare, ...), so that slow spells of
-a shared machine fall on both alike.
+a shared machine fall on both alike. Each row also times the bare loop compiled a second time in the same
+rounds (an A/A control): its ratio to the bare loop is the noise floor of that row's kernel / bare ratio.
 Writes bench/results/throughput-<platform>.json and .png.
 """
 from __future__ import annotations
@@ -70,6 +71,18 @@ def measure_pair(programs: dict, env_steps: int, repeats: int) -> dict:
     timed = interleaved_medians({name: call for name, (call, _) in compiled.items()}, repeats)
     return {name: dict(compiled[name][1], seconds=timed[name][0], times=timed[name][1],
                        steps_per_second=env_steps / timed[name][0]) for name in programs}
+
+
+# The A/A control of every overhead row: the bare loop compiled a second time and timed in the same rounds.
+# Its ratio to the bare loop shows how far two copies of one program stray on this machine, so a kernel / bare
+# ratio within that spread is not a measured difference.
+CONTROL = "bare_env_loop_again"
+
+
+def overhead_ratios(rows: dict) -> dict:
+    sps = lambda name: rows[name]["steps_per_second"]
+    return {"kernel_over_bare": sps("kernel_random_policy") / sps("bare_env_loop"),
+            "control_over_bare": sps(CONTROL) / sps("bare_env_loop")}
 
 
 def kernel_random(num_envs: int, steps: int, how: str = "bits"):
@@ -145,11 +158,10 @@ def brax_pair(env_id: str, num_envs: int, steps: int, repeats: int) -> dict:
         return total
 
     key = jax.random.PRNGKey(0)
-    rows = measure_pair({"kernel_random_policy": (ours, (key,)), "bare_env_loop": (bare, (key,))},
-                        num_envs * steps, repeats)
+    rows = measure_pair({"kernel_random_policy": (ours, (key,)), "bare_env_loop": (bare, (key,)),
+                         CONTROL: (bare, (key,))}, num_envs * steps, repeats)
     return {"env": env_id, "backend": base.backend, "num_envs": num_envs, "steps": steps, **rows,
-            "kernel_over_bare": rows["kernel_random_policy"]["steps_per_second"]
-            / rows["bare_env_loop"]["steps_per_second"]}
+            **overhead_ratios(rows)}
 
 
 def ppo(num_envs: int, num_seeds: int, rollout_length: int, min_steps: int, repeats: int) -> dict:
@@ -218,15 +230,15 @@ def main():
     for num_envs in args.num_envs:
         steps = max(64, args.min_steps // num_envs)
         key = jax.random.PRNGKey(0)
-        pair = measure_pair({"kernel": (kernel_random(num_envs, steps, args.policy), (key,)),
-                             "bare": (bare_gymnax(num_envs, steps, args.policy), (key,))},
+        rows = measure_pair({"kernel_random_policy": (kernel_random(num_envs, steps, args.policy), (key,)),
+                             "bare_env_loop": (bare_gymnax(num_envs, steps, args.policy), (key,)),
+                             CONTROL: (bare_gymnax(num_envs, steps, args.policy), (key,))},
                             num_envs * steps, args.repeats)
-        ours, bare = pair["kernel"], pair["bare"]
-        row = {"num_envs": num_envs, "steps": steps, "kernel_random_policy": ours, "bare_env_loop": bare,
-               "kernel_over_bare": ours["steps_per_second"] / bare["steps_per_second"]}
+        row = {"num_envs": num_envs, "steps": steps, **rows, **overhead_ratios(rows)}
         overhead.append(row)
-        print(f"kernel  envs {num_envs:5d} | kernel {ours['steps_per_second']:>13,.0f} steps/s | bare "
-              f"{bare['steps_per_second']:>13,.0f} | ratio {row['kernel_over_bare']:.3f}", flush=True)
+        print(f"kernel  envs {num_envs:5d} | kernel {row['kernel_random_policy']['steps_per_second']:>13,.0f} "
+              f"steps/s | bare {row['bare_env_loop']['steps_per_second']:>13,.0f} | ratio "
+              f"{row['kernel_over_bare']:.3f} | control (bare / bare) {row['control_over_bare']:.3f}", flush=True)
     brax_rows = []
     for num_envs in (args.brax_num_envs if args.brax_env else []):
         row = brax_pair(args.brax_env, num_envs, args.brax_steps, args.repeats)

@@ -28,13 +28,13 @@ def test_steps_to_threshold_uses_a_trailing_window_in_env_steps():
     assert steps_to_threshold([1, 2], [0.0, 0.0], [0, 0], -1e9, 10) == (None, None)
 
 
-def test_interleaved_medians_alternates_the_sides():
+def test_interleaved_medians_alternates_the_sides_and_rotates_who_goes_first():
     calls = []
-    out = interleaved_medians({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=3)
-    assert calls == ["a", "b"] * 3
-    assert set(out) == {"a", "b"}
+    out = interleaved_medians({name: (lambda n=name: calls.append(n)) for name in "abc"}, repeats=4)
+    assert calls == list("abc" "bca" "cab" "abc")
+    assert set(out) == {"a", "b", "c"}
     for median, times in out.values():
-        assert len(times) == 3 and min(times) <= median <= max(times)
+        assert len(times) == 4 and min(times) <= median <= max(times)
 
 
 def test_unknown_peer_is_named():
@@ -249,7 +249,11 @@ def test_brax_overhead_alone_is_its_own_result(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["overhead"] == result["scaling_num_envs"] == [] and len(result["brax_overhead"]) == 1
-    assert result["brax_overhead"][0]["kernel_over_bare"] > 0
+    row = result["brax_overhead"][0]
+    assert row["kernel_over_bare"] > 0
+    # the A/A control: the bare loop timed a second time in the same rounds, one time per round
+    assert row["control_over_bare"] > 0
+    assert len(row["bare_env_loop_again"]["times"]) == len(row["bare_env_loop"]["times"])
 
 
 def test_random_actions_are_uniform_and_the_default_draws_once():
