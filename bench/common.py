@@ -31,7 +31,9 @@ PEERS = {
     # rejax 0.1.3 unpacks gymnax's pre-1.0 step (5 values), so it needs gymnax 0.0.9.
     "rejax": _JAX + ["distrax==0.1.9", "gymnax==0.0.9", "rejax==0.1.3"],
     # torch 2.13.0 is the CPU wheel this machine keeps on disk; sbx is SB3's JAX port.
-    "sb3": _JAX + ["torch==2.13.0", "stable-baselines3==2.9.2", "sbx-rl==0.28.0", "gymnasium==1.4.0"],
+    # sb3-contrib holds SB3's TRPO.
+    "sb3": _JAX + ["torch==2.13.0", "stable-baselines3==2.9.2", "sb3-contrib==2.9.0", "sbx-rl==0.28.0",
+                   "gymnasium==1.4.0"],
 }
 
 
@@ -251,6 +253,31 @@ def add_round_args(p, cases, peers, quick_help: str) -> None:
     p.add_argument("--seeds-in-one-call", type=int, default=8)
     p.add_argument("--quick", action="store_true", help=quick_help)
     p.add_argument("--out", default=None)
+    add_merge_args(p)
+
+
+def add_merge_args(p) -> None:
+    """--merge-into and --reason: re-run some cases of a multi-case result file and put them into it."""
+    p.add_argument("--merge-into", default=None, metavar="FILE",
+                   help="then put the cases run into this result file (e.g. bench/results/<name>-cpu.json), "
+                        "replacing those of the same name and saying so in it; needs --reason")
+    p.add_argument("--reason", default=None, help="why the cases were (re-)run (recorded with --merge-into)")
+
+
+def check_merge_args(p, args, *changed: str) -> None:
+    """A merged run must be a full run (no --quick, nor the options named in `changed`) with a --reason."""
+    if args.merge_into and (not args.reason or args.quick or any(getattr(args, c) for c in changed)):
+        p.error("--merge-into takes a full run (no --quick" + "".join(f", --{c}" for c in changed)
+                + ") and a --reason")
+
+
+def merge_run(args, result: dict, plot) -> None:
+    """With --merge-into: merge `result`'s cases into that file (merge_cases) and redraw its plot with
+    `plot(merged, png_path)`."""
+    if args.merge_into:
+        merged = merge_cases(args.merge_into, result, args.reason)
+        plot(merged, Path(args.merge_into).with_suffix(".png"))
+        print(f"merged {', '.join(result['results'])} into {args.merge_into}")
 
 
 def jaxrl_side(overrides: list[str], steps: int, num_seeds: int, repeats: int):

@@ -33,8 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import (ROUNDS_NOTE, TORCH_THREADS, add_round_args, jaxrl_sides, peer_side,  # noqa: E402
-                    provenance, run_rounds, throughput_plot, write_cases)
+from common import (ROUNDS_NOTE, TORCH_THREADS, add_round_args, check_merge_args, jaxrl_sides,  # noqa: E402
+                    merge_run, peer_side, provenance, run_rounds, throughput_plot, write_cases)
 
 HIDDEN = [64, 64]
 ACTIVATION = "relu"
@@ -178,6 +178,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_round_args(p, CASES, PEERS, "learning_starts + 1,000 env steps per call, 1 repeat, 1 round (smoke run)")
     args = p.parse_args()
+    check_merge_args(p, args)
     repeats = 1 if args.quick else args.repeats
     rounds = 1 if args.quick else args.rounds
 
@@ -205,6 +206,7 @@ def main():
             peer_requests=requests, differences=differences, results=results, note=ROUNDS_NOTE),
             args.cases, results, args.out, args.quick)
     throughput_plot(result, path.with_suffix(".png"), "Off-policy training throughput")
+    merge_run(args, result, lambda merged, png: throughput_plot(merged, png, "Off-policy training throughput"))
 
 
 if __name__ == "__main__":

@@ -71,8 +71,15 @@ def ppo_peers(r: dict) -> str:
     out = [_header(r), ""]
     for case, rows in r["results"].items():
         s = r["settings"][case]
-        update = (f"{s['num_epochs']} epochs x {s['num_minibatches']} minibatches" if "num_epochs" in s
-                  else "one RMSProp step per rollout")
+        if "cg_iters" in s:  # TRPO
+            update = (f"{s['cg_iters']} conjugate-gradient steps, a line search of up to {s['max_backtracks'] + 1} "
+                      f"steps (x{s['backtrack_coef']:g} each) to KL <= {s['max_kl']:g}, value function "
+                      f"{s['vf_epochs']} epochs x {s['num_minibatches']} minibatches (Adam lr {s['vf_lr']:g}, no "
+                      "gradient clip)")
+        elif "num_epochs" in s:
+            update = f"{s['num_epochs']} epochs x {s['num_minibatches']} minibatches"
+        else:
+            update = "one RMSProp step per rollout"
         out.append(f"{case}: {s['num_envs']} envs x {s['rollout_length']} steps, {update}, (64, 64) tanh, "
                    f"{rows['jaxrl']['env_steps']:,} env steps per call, {_rounds(r)}\n")
         out.append(_peer_table(rows))

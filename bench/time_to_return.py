@@ -39,8 +39,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import (TORCH_THREADS, bar_plots, merge_cases, provenance, run_peer, steps_to_threshold,  # noqa: E402
-                    write_cases)
+from common import (TORCH_THREADS, add_merge_args, bar_plots, check_merge_args, merge_run, provenance,  # noqa: E402
+                    run_peer, steps_to_threshold, write_cases)
 from offpolicy_peers import peer_differences, rejax_kwargs, sb3_kwargs  # noqa: E402
 
 # log_steps: env steps per seed between the points where the rule is checked (None: every iteration).
@@ -214,16 +214,12 @@ def main():
                         "the fields that their mapping covers (peer_request, offpolicy_peers.rejax_kwargs and "
                         "sb3_kwargs); others change jaxrl alone. Results go to a file of their own (--out)")
     p.add_argument("--out", default=None)
-    p.add_argument("--merge-into", default=None, metavar="FILE",
-                   help="then put the cases run into this result file (e.g. bench/results/time-to-return-cpu.json), "
-                        "replacing those of the same name and saying so in it; needs --reason")
-    p.add_argument("--reason", default=None, help="why the cases were re-run (recorded with --merge-into)")
+    add_merge_args(p)
     args = p.parse_args()
     overrides = ([f"total_env_steps={args.budget}"] if args.budget else []) + args.set
     if args.set and not args.out:
         p.error("--set changes the presets: name a result file with --out, so the README's table stays the presets'")
-    if args.merge_into and (args.set or not args.reason or args.quick or args.budget):
-        p.error("--merge-into takes a full run of the presets (no --set, --quick or --budget) and a --reason")
+    check_merge_args(p, args, "set", "budget")
     seeds, repeats = (2, 1) if args.quick else (args.seeds, args.repeats)
 
     results, cases = {}, {}
@@ -247,10 +243,7 @@ def main():
             quick=args.quick or bool(args.budget), budget=args.budget, overrides=args.set, results=results),
             args.cases, results, args.out, args.quick or bool(args.budget))
     plot(result, path.with_suffix(".png"))
-    if args.merge_into:
-        merged = merge_cases(args.merge_into, result, args.reason)
-        plot(merged, Path(args.merge_into).with_suffix(".png"))
-        print(f"merged {', '.join(results)} into {args.merge_into}")
+    merge_run(args, result, plot)
 
 
 if __name__ == "__main__":

@@ -72,6 +72,27 @@ def test_ppo_peers_quick_smoke_run_writes_its_result(tmp_path):
     _quick_peers_run("ppo_peers.py", "PPO CartPole-v1", tmp_path)
 
 
+def test_trpo_settings_map_onto_sb3_contribs_trpo():
+    """The TRPO case reaches jaxrl's config and sb3-contrib's TRPO with the same counts: SB3's line search counts
+    the full step among its tries, jaxrl's counts only the halvings after it; SB3 does not clip the critic's
+    gradient, so jaxrl's clip is set where it cannot bind."""
+    from ppo_peers import CASES, NO_CLIP, ours, sb3_request
+
+    from jaxrl.config import load_config
+
+    s = CASES["TRPO CartPole-v1"]
+    algo = load_config(ours("trpo", "CartPole-v1", s)).algo_config
+    for key in ("num_envs", "rollout_length", "cg_iters", "max_backtracks", "backtrack_coef", "max_kl",
+                "cg_damping", "gae_lambda", "vf_epochs", "num_minibatches", "vf_lr"):
+        assert getattr(algo, key) == s[key], key
+    assert algo.vf_max_grad_norm == NO_CLIP and algo.hidden_sizes == (64, 64) and algo.activation == "tanh"
+    kw = sb3_request("sb3", "trpo", "CartPole-v1", s, 65_536, 1)["kwargs"]
+    assert kw["line_search_max_iter"] == s["max_backtracks"] + 1 and kw["cg_max_steps"] == s["cg_iters"]
+    assert kw["batch_size"] * s["num_minibatches"] == s["num_envs"] * s["rollout_length"]
+    assert (kw["n_critic_updates"], kw["target_kl"], kw["line_search_shrinking_factor"], kw["learning_rate"]) == \
+        (s["vf_epochs"], s["max_kl"], s["backtrack_coef"], s["vf_lr"])
+
+
 def test_offpolicy_settings_map_onto_each_peers_units():
     """jaxrl counts the target interval in gradient steps and trains once learning_starts env steps are stored;
     rejax and SB3 count in env steps and train once more than their threshold is stored (rejax: before the

@@ -11,7 +11,7 @@
 #   .whl/main:  jaxrl's own dependencies that the image lacks (gymnax, brax, mujoco, mujoco-mjx, evosax,
 #               distrax and theirs), pinned to the versions in pyproject.toml / .venv.
 #   .whl/rejax: the rejax peer (rejax needs gymnax 0.0.9, so it gets its own folder on PYTHONPATH there).
-#   .whl/sb3:   the Stable-Baselines3 and sbx peers (torch comes from the image).
+#   .whl/sb3:   the Stable-Baselines3 (with sb3-contrib's TRPO) and sbx peers (torch comes from the image).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MAIN=(blinker==1.9.0 brax==0.14.2 decorator==5.3.1 distrax==0.1.9 dm-tree==0.1.10 dotmap==1.3.30 evosax==0.3.2
@@ -20,7 +20,7 @@ MAIN=(blinker==1.9.0 brax==0.14.2 decorator==5.3.1 distrax==0.1.9 dm-tree==0.1.1
       mujoco-mjx==3.17.0 mujoco-studio==4.0.0 pyopengl==3.1.10 tensorboardx==2.6.5
       tfp-nightly==0.26.0.dev20261027 trimesh==5.2.0 websockets==17.4)
 REJAX=(gymnax==0.0.9 rejax==0.1.3)
-SB3=(stable-baselines3==2.9.2 sbx-rl==0.28.0)
+SB3=(stable-baselines3==2.9.2 sb3-contrib==2.9.0 sbx-rl==0.28.0)
 fetch() {
   local dir=$1; shift
   mkdir -p "$dir"

@@ -3,6 +3,7 @@ bench/common.py) on gymnasium environments.
 
 Reads one JSON request on stdin, prints one JSON result line on stdout:
   {"mode": "throughput", "lib": "sb3" | "sbx", "algo": "ppo", "env": "CartPole-v1", "n_envs": 16,
+   (algo "trpo" with lib "sb3" runs sb3-contrib's TRPO)
    "kwargs": {...constructor arguments...}, "total_timesteps": 65536, "repeats": 3}
     -> seconds of `learn(total_timesteps)` (median of `repeats`, after one short warm-up `learn`, which
        also compiles sbx's jitted functions).
@@ -26,7 +27,9 @@ import numpy as np
 def make_model(request, seed=None):
     from stable_baselines3.common.env_util import make_vec_env
 
-    if request["lib"] == "sb3":
+    if request["lib"] == "sb3" and request["algo"] == "trpo":  # SB3's TRPO lives in sb3-contrib
+        import sb3_contrib as lib
+    elif request["lib"] == "sb3":
         import stable_baselines3 as lib
     else:
         import sbx as lib
@@ -136,7 +139,7 @@ def main():
     from importlib import metadata
 
     result["versions"] = {name: metadata.version(name) for name in
-                          ("stable_baselines3", "sbx-rl", "torch", "gymnasium", "jax")}
+                          ("stable_baselines3", "sb3-contrib", "sbx-rl", "torch", "gymnasium", "jax")}
     result["torch_threads"] = torch.get_num_threads()
     if request["lib"] == "sbx":  # sbx is JAX: it runs on JAX's default device (a GPU where there is one)
         import jax
