@@ -15,9 +15,10 @@
 
 Each point: median of --repeats calls after compilation (compile time apart); every call runs at least
 --min-steps env steps so that small configurations are not timed on microseconds. The two sides of an
-overhead ratio are timed in interleaved rounds (kernel, bare, kernel, bare, ...), so that slow spells of
-a shared machine fall on both alike. Each row also times the bare loop compiled a second time in the same
-rounds (an A/A control): its ratio to the bare loop is the noise floor of that row's kernel / bare ratio.
+overhead ratio are timed in interleaved rounds (each program once per round, each round starting one place
+later), so that slow spells of a shared machine fall on both alike. Each row also times the bare loop again,
+as a third program in the same rounds (an A/A control): its ratio to the bare loop is the noise floor of that
+row's kernel / bare ratio.
 Writes bench/results/throughput-<platform>.json and .png.
 """
 from __future__ import annotations
@@ -73,7 +74,7 @@ def measure_pair(programs: dict, env_steps: int, repeats: int) -> dict:
                        steps_per_second=env_steps / timed[name][0]) for name in programs}
 
 
-# The A/A control of every overhead row: the bare loop compiled a second time and timed in the same rounds.
+# The A/A control of every overhead row: the bare loop again, timed as a third program in the same rounds.
 # Its ratio to the bare loop shows how far two copies of one program stray on this machine, so a kernel / bare
 # ratio within that spread is not a measured difference.
 CONTROL = "bare_env_loop_again"
