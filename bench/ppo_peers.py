@@ -69,6 +69,15 @@ def rejax_request(env_id: str, s: dict, steps: int, repeats: int) -> dict:
                        "agent_kwargs": {"activation": "tanh", "hidden_layer_sizes": HIDDEN}}}
 
 
+def trpo_sb3_kwargs(s: dict) -> dict:
+    """sb3-contrib TRPO's arguments for jaxrl's TRPO settings `s` (a CASES entry or a TRPOConfig's fields)."""
+    return {"batch_size": s["num_envs"] * s["rollout_length"] // s["num_minibatches"],
+            "n_critic_updates": s["vf_epochs"], "cg_max_steps": s["cg_iters"],
+            "line_search_max_iter": s["max_backtracks"] + 1,  # SB3 counts the full step as a try; jaxrl does not
+            "line_search_shrinking_factor": s["backtrack_coef"], "target_kl": s["max_kl"],
+            "cg_damping": s["cg_damping"], "gae_lambda": s["gae_lambda"], "learning_rate": s["vf_lr"]}
+
+
 def sb3_request(lib: str, algo: str, env_id: str, s: dict, steps: int, repeats: int) -> dict:
     batch = s["num_envs"] * s["rollout_length"]
     kwargs = {"n_steps": s["rollout_length"], "activation": "tanh",
@@ -76,10 +85,7 @@ def sb3_request(lib: str, algo: str, env_id: str, s: dict, steps: int, repeats: 
     if algo == "ppo":
         kwargs.update(batch_size=batch // s["num_minibatches"], n_epochs=s["num_epochs"])
     elif algo == "trpo":
-        kwargs.update(batch_size=batch // s["num_minibatches"], n_critic_updates=s["vf_epochs"],
-                      cg_max_steps=s["cg_iters"], line_search_max_iter=s["max_backtracks"] + 1,  # the full step too
-                      line_search_shrinking_factor=s["backtrack_coef"], target_kl=s["max_kl"],
-                      cg_damping=s["cg_damping"], gae_lambda=s["gae_lambda"], learning_rate=s["vf_lr"])
+        kwargs.update(trpo_sb3_kwargs(s))
     return {"mode": "throughput", "lib": lib, "algo": algo, "env": env_id, "n_envs": s["num_envs"],
             "repeats": repeats, "total_timesteps": steps, "warmup_timesteps": max(2 * batch, 1024),
             "torch_threads": TORCH_THREADS, "kwargs": kwargs}

@@ -1,12 +1,13 @@
 """Wall time to reach a return threshold: jaxrl with 8 seeds trained in one compiled call vs 8 sequential runs
-of the peer (rejax; Stable-Baselines3; sbx), for PPO, DQN and SAC, with jaxrl's presets on every side.
+of the peer (rejax; Stable-Baselines3, with sb3-contrib's TRPO; sbx), for PPO, TRPO, DQN and SAC, with jaxrl's
+presets on every side.
 
     .venv/bin/python bench/time_to_return.py [--cases "DQN CartPole-v1" ...] [--peers rejax sb3 sbx] [--quick]
     .venv/bin/python bench/time_to_return.py --cases "DQN CartPole-v1" --set algo.hidden_sizes=[64,64] --out F
     .venv/bin/python bench/time_to_return.py --cases "DQN CartPole-v1" --out F \
         --merge-into bench/results/time-to-return-cpu.json --reason "the preset changed"   # re-run one case
 
-The rule is the same on every side: every `log_steps` env steps of a seed (one rollout for PPO), the mean
+The rule is the same on every side: every `log_steps` env steps of a seed (one rollout for PPO and TRPO), the mean
 return of the training episodes that ended in the trailing `window_steps` env steps; a seed has reached the
 threshold (CartPole-v1 475, Pendulum-v1 -250) at the first such point where that mean is >= threshold. The
 time is the host clock there (a host callback on the JAX sides, an SB3 callback for SB3/sbx) minus the start
@@ -23,7 +24,7 @@ Per case (CASES): the window is 20,480 env steps (DQN, checked every 1,000 steps
 episodes of 500 steps at the threshold), except for
 SAC, whose whole Pendulum run is 20,000 steps of one env: 2,000 there (10 episodes). Where a peer cannot
 match a setting of the preset, the result file lists how it differs (offpolicy_peers.peer_differences for
-DQN and SAC; ppo_differences here).
+DQN and SAC; ppo_differences and trpo_differences here).
 Median of --repeats; writes bench/results/time-to-return-<platform>.json and .png.
 """
 from __future__ import annotations
@@ -42,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import (TORCH_THREADS, add_merge_args, bar_plots, check_merge_args, merge_run, provenance,  # noqa: E402
                     run_peer, steps_to_threshold, write_cases)
 from offpolicy_peers import peer_differences, rejax_kwargs, sb3_kwargs  # noqa: E402
+from ppo_peers import trpo_sb3_kwargs  # noqa: E402
 
 # log_steps: env steps per seed between the points where the rule is checked (None: every iteration).
 # SB3 trains PPO on Pendulum at ~10 epochs x 32 minibatches per 4096 steps on the CPU: 8 sequential runs x 3
@@ -52,6 +54,8 @@ CASES = {
     "DQN CartPole-v1": {"threshold": 475.0, "window_steps": 20_480, "log_steps": 1_000, "peers": ["rejax", "sb3"]},
     "SAC Pendulum-v1": {"threshold": -250.0, "window_steps": 2_000, "log_steps": 100,
                         "peers": ["rejax", "sb3", "sbx"]},
+    # SB3's TRPO is sb3-contrib's; rejax and sbx have none
+    "TRPO CartPole-v1": {"threshold": 475.0, "window_steps": 20_480, "log_steps": None, "peers": ["sb3"]},
 }
 
 
@@ -124,6 +128,11 @@ def ours(case: str, config, repeats: int) -> dict:
             "config": dict(vars(config.algo_config))}
 
 
+def trpo_differences(a) -> list[str]:
+    """What sb3-contrib's TRPO cannot match of jaxrl's TRPO preset `a`."""
+    return [f"no gradient clip on the value function (jaxrl's preset clips at {a.vf_max_grad_norm:g})"]
+
+
 def ppo_differences(a, peer: str) -> list[str]:
     """What a peer cannot match of jaxrl's PPO preset `a` (it is matched as closely as the peer allows)."""
     if peer != "rejax":
@@ -140,6 +149,17 @@ def peer_request(peer: str, case: str, config, log_steps: int, seeds: list[int])
     c, a = CASES[case], config.algo_config
     algo, env_id = case.split()[0].lower(), case.split()[1]
     budget = config.total_env_steps
+    if algo == "trpo":
+        if peer != "sb3":
+            raise ValueError(f"{peer} has no TRPO; sb3 (sb3-contrib's) does")
+        kwargs = dict(trpo_sb3_kwargs(dict(vars(a))), n_steps=a.rollout_length, gamma=a.gamma,
+                      normalize_advantage=a.normalize_advantages, activation=a.activation,
+                      policy_kwargs={"net_arch": {"pi": list(a.hidden_sizes), "vf": list(a.hidden_sizes)}})
+        return {"mode": "time_to_return", "lib": peer, "algo": "trpo", "env": env_id, "n_envs": a.num_envs,
+                "seeds": seeds, "threshold": c["threshold"], "window_steps": c["window_steps"],
+                "log_steps": log_steps, "kwargs": kwargs, "total_timesteps": budget,
+                "warmup_timesteps": 2 * a.num_envs * a.rollout_length, "torch_threads": TORCH_THREADS,
+                "normalize_obs": a.normalize_obs, "reward_scale": a.reward_scale}
     if algo != "ppo":
         s = dict(vars(a))
         if peer == "rejax":
@@ -188,6 +208,7 @@ def peer(name: str, case: str, config, log_steps: int, repeats: int) -> dict:
               f"wall {j['wall_seconds']:.1f}s", flush=True)
     algo = case.split()[0].lower()
     differences = (ppo_differences(config.algo_config, name) if algo == "ppo" else
+                   trpo_differences(config.algo_config) if algo == "trpo" else
                    peer_differences(algo, dict(vars(config.algo_config)), name, config.algo_config.hidden_sizes))
     return {"passes": passes, "seconds": statistics.median(p["seconds"] for p in passes), "request": request,
             "differences": differences}

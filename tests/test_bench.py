@@ -93,6 +93,23 @@ def test_trpo_settings_map_onto_sb3_contribs_trpo():
         (s["vf_epochs"], s["max_kl"], s["backtrack_coef"], s["vf_lr"])
 
 
+def test_trpo_time_to_return_gives_sb3_contrib_the_preset():
+    """The TRPO time-to-return case hands sb3-contrib jaxrl's CartPole preset, and only sb3 is asked."""
+    from time_to_return import load, peer_request
+
+    config, log_steps = load("TRPO CartPole-v1", 2)
+    a = config.algo_config
+    request = peer_request("sb3", "TRPO CartPole-v1", config, log_steps, [0, 1])
+    kw = request["kwargs"]
+    assert request["algo"] == "trpo" and request["n_envs"] == a.num_envs and kw["n_steps"] == a.rollout_length
+    assert log_steps == a.num_envs * a.rollout_length  # checked after every rollout, as PPO's
+    assert (kw["cg_max_steps"], kw["line_search_max_iter"], kw["target_kl"], kw["gae_lambda"], kw["gamma"]) == \
+        (a.cg_iters, a.max_backtracks + 1, a.max_kl, a.gae_lambda, a.gamma)
+    assert request["total_timesteps"] == config.total_env_steps and request["threshold"] == 475.0
+    with pytest.raises(ValueError, match="no TRPO"):
+        peer_request("rejax", "TRPO CartPole-v1", config, log_steps, [0])
+
+
 def test_offpolicy_settings_map_onto_each_peers_units():
     """jaxrl counts the target interval in gradient steps and trains once learning_starts env steps are stored;
     rejax and SB3 count in env steps and train once more than their threshold is stored (rejax: before the
