@@ -149,27 +149,21 @@ def peer_request(peer: str, case: str, config, log_steps: int, seeds: list[int])
     c, a = CASES[case], config.algo_config
     algo, env_id = case.split()[0].lower(), case.split()[1]
     budget = config.total_env_steps
-    if algo == "trpo":
-        if peer != "sb3":
-            raise ValueError(f"{peer} has no TRPO; sb3 (sb3-contrib's) does")
-        kwargs = dict(trpo_sb3_kwargs(dict(vars(a))), n_steps=a.rollout_length, gamma=a.gamma,
-                      normalize_advantage=a.normalize_advantages, activation=a.activation,
-                      policy_kwargs={"net_arch": {"pi": list(a.hidden_sizes), "vf": list(a.hidden_sizes)}})
-        return {"mode": "time_to_return", "lib": peer, "algo": "trpo", "env": env_id, "n_envs": a.num_envs,
+
+    def sb3_request(kwargs: dict, warmup: int, **extra) -> dict:
+        return {"mode": "time_to_return", "lib": peer, "algo": algo, "env": env_id, "n_envs": a.num_envs,
                 "seeds": seeds, "threshold": c["threshold"], "window_steps": c["window_steps"],
-                "log_steps": log_steps, "kwargs": kwargs, "total_timesteps": budget,
-                "warmup_timesteps": 2 * a.num_envs * a.rollout_length, "torch_threads": TORCH_THREADS,
-                "normalize_obs": a.normalize_obs, "reward_scale": a.reward_scale}
-    if algo != "ppo":
+                "log_steps": log_steps, "kwargs": kwargs, "total_timesteps": budget, "warmup_timesteps": warmup,
+                "torch_threads": TORCH_THREADS, **extra}
+
+    if algo not in ("ppo", "trpo"):
         s = dict(vars(a))
         if peer == "rejax":
             kwargs = rejax_kwargs(algo, s, budget, a.hidden_sizes, a.activation, eval_freq=log_steps)
             return {"mode": "time_to_return", "algo": algo, "env": env_id, "seeds": seeds, "kwargs": kwargs}
-        kwargs, warmup = sb3_kwargs(peer, algo, s, a.hidden_sizes, a.activation)
-        return {"mode": "time_to_return", "lib": peer, "algo": algo, "env": env_id, "n_envs": a.num_envs,
-                "seeds": seeds, "threshold": c["threshold"], "window_steps": c["window_steps"],
-                "log_steps": log_steps, "kwargs": kwargs, "total_timesteps": budget, "warmup_timesteps": warmup,
-                "torch_threads": TORCH_THREADS}
+        return sb3_request(*sb3_kwargs(peer, algo, s, a.hidden_sizes, a.activation))
+    if algo == "trpo" and peer != "sb3":
+        raise ValueError(f"{peer} has no TRPO; sb3 (sb3-contrib's) does")
     batch = a.num_envs * a.rollout_length
     if peer == "rejax":
         kwargs = {"num_envs": a.num_envs, "num_steps": a.rollout_length, "num_epochs": a.num_epochs,
@@ -181,15 +175,16 @@ def peer_request(peer: str, case: str, config, log_steps: int, seeds: list[int])
                   "normalize_rewards": a.reward_scale != 1.0,
                   "agent_kwargs": {"activation": a.activation, "hidden_layer_sizes": list(a.hidden_sizes)}}
         return {"mode": "time_to_return", "algo": "ppo", "env": env_id, "seeds": seeds, "kwargs": kwargs}
-    kwargs = {"n_steps": a.rollout_length, "batch_size": batch // a.num_minibatches, "n_epochs": a.num_epochs,
-              "learning_rate": a.lr, "gamma": a.gamma, "gae_lambda": a.gae_lambda, "clip_range": a.clip_eps,
-              "vf_coef": a.vf_coef, "ent_coef": a.ent_coef, "max_grad_norm": a.max_grad_norm,
-              "activation": a.activation, "policy_kwargs": {"net_arch": {"pi": list(a.hidden_sizes),
-                                                                          "vf": list(a.hidden_sizes)}}}
-    return {"mode": "time_to_return", "lib": peer, "algo": "ppo", "env": env_id, "n_envs": a.num_envs,
-            "seeds": seeds, "threshold": c["threshold"], "window_steps": c["window_steps"], "log_steps": log_steps,
-            "kwargs": kwargs, "total_timesteps": budget, "warmup_timesteps": 2 * batch, "torch_threads": TORCH_THREADS,
-            "anneal_lr": a.anneal_lr, "normalize_obs": a.normalize_obs, "reward_scale": a.reward_scale}
+    if algo == "trpo":
+        kwargs = dict(trpo_sb3_kwargs(dict(vars(a))), gamma=a.gamma, normalize_advantage=a.normalize_advantages)
+    else:
+        kwargs = {"batch_size": batch // a.num_minibatches, "n_epochs": a.num_epochs, "learning_rate": a.lr,
+                  "gamma": a.gamma, "gae_lambda": a.gae_lambda, "clip_range": a.clip_eps, "vf_coef": a.vf_coef,
+                  "ent_coef": a.ent_coef, "max_grad_norm": a.max_grad_norm}
+    kwargs.update(n_steps=a.rollout_length, activation=a.activation,
+                  policy_kwargs={"net_arch": {"pi": list(a.hidden_sizes), "vf": list(a.hidden_sizes)}})
+    return sb3_request(kwargs, 2 * batch, anneal_lr=getattr(a, "anneal_lr", False), normalize_obs=a.normalize_obs,
+                       reward_scale=a.reward_scale)
 
 
 def peer(name: str, case: str, config, log_steps: int, repeats: int) -> dict:
