@@ -53,6 +53,22 @@ def versions(*packages: str) -> dict:
     return out
 
 
+def cpu_model() -> str:
+    """The host CPU's model name (Linux: /proc/cpuinfo; elsewhere what `platform` knows), with the vendor's
+    family and model numbers where listed: a cloud "AMD EPYC" says little without them."""
+    try:
+        fields = {}
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+        name = fields.get("model name", "unknown")
+        if "cpu family" in fields and "model" in fields:
+            name += f" (family {fields['cpu family']}, model {fields['model']})"
+        return name
+    except OSError:
+        return platform.processor() or platform.machine()
+
+
 def provenance(**extra) -> dict:
     """Device, host and versions: recorded in every result file."""
     import jax
@@ -61,7 +77,7 @@ def provenance(**extra) -> dict:
 
     command = "python " + " ".join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]])
     return {"command": command, "device": device_name(), "device_count": jax.device_count(),
-            "platform": platform.platform(),
+            "platform": platform.platform(), "cpu_model": cpu_model(),
             "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
             "versions": versions("jaxrl", "jax", "jaxlib", "flax", "optax", "gymnax", "brax", "mujoco",
                                  "evosax"), **extra}
@@ -112,13 +128,15 @@ def merge_cases(into: Path, new: dict, reason: str) -> dict:
     for key in ("results", "cases", "settings"):
         if isinstance(old.get(key), dict) and isinstance(new.get(key), dict):
             old[key].update({case: new[key][case] for case in cases if case in new[key]})
-    run = {k: new[k] for k in ("command", "date", "device", "versions", "repeats", "num_seeds") if k in new}
+    run = {k: new[k] for k in ("command", "date", "device", "cpu_model", "versions", "repeats", "num_seeds")
+           if k in new}
     old.setdefault("merged_runs", []).append(dict(run, cases=cases, reason=reason))
     merged = {case for m in old["merged_runs"] for case in m["cases"]}
     kept = [case for case in old["results"] if case not in merged]
     old["source"] = ((f"{', '.join(kept)} from the run of {old['date']} (`{old['command']}`); " if kept else "")
-                     + "; ".join(f"{', '.join(m['cases'])} re-run on {m['date']} (`{m['command']}`): {m['reason']}"
-                                 for m in old["merged_runs"]))
+                     + "; ".join(f"{', '.join(m['cases'])} re-run on {m['date']}"
+                                 + (f" on {m['cpu_model']}" if m.get("cpu_model") else "")
+                                 + f" (`{m['command']}`): {m['reason']}" for m in old["merged_runs"]))
     into.write_text(json.dumps(old, indent=1) + "\n")
     return old
 

@@ -56,7 +56,8 @@ CASES = {
 _REJAX_SAMPLE = ("draws each minibatch without replacement (jax.random.choice with p=...), which makes a random key "
                  "for every slot of the buffer ({:,}) at every gradient step, where the others draw uniformly with "
                  "replacement")
-_REJAX_DONE = ("stores one done flag (gymnax 0.0.9's step), so episodes cut by the time limit do not bootstrap "
+REJAX_CLIP = "clips each gradient element to ±{:g} (optax.clip), not the global norm"
+REJAX_DONE = ("stores one done flag (gymnax 0.0.9's step), so episodes cut by the time limit do not bootstrap "
                "from their final observation as on the other sides")
 _PLAIN_TARGET = "plain DQN target, the max of the target network ({} has no Double DQN)"
 
@@ -73,7 +74,7 @@ def peer_differences(algo: str, s: dict, peer: str, hidden) -> list[str]:
             if s["loss"] == "huber":
                 out.append("squared TD loss (rejax has no Huber loss)")
             if s["max_grad_norm"] != float("inf"):
-                out.append(f"clips each gradient element to ±{s['max_grad_norm']:g} (optax.clip), not the global norm")
+                out.append(REJAX_CLIP.format(s["max_grad_norm"]))
         else:
             if s["double"]:
                 out.append(_PLAIN_TARGET.format(name))
@@ -86,7 +87,7 @@ def peer_differences(algo: str, s: dict, peer: str, hidden) -> list[str]:
     elif peer == "sbx" and s["target_update_interval"] != 1:
         out.append("updates the target critics at every gradient step (sbx has no option)")
     if peer == "rejax":
-        out += [_REJAX_SAMPLE.format(s["buffer_size"]), _REJAX_DONE]
+        out += [_REJAX_SAMPLE.format(s["buffer_size"]), REJAX_DONE]
     return out
 
 

@@ -28,7 +28,8 @@ def _load(name: str):
 def _header(r: dict) -> str:
     v = r.get("versions", {})
     vs = ", ".join(f"{k} {v[k]}" for k in ("jax", "gymnax", "brax", "evosax") if v.get(k))
-    head = f"*{r['device']}, {r.get('cpu_count', '?')} CPU cores, {r.get('date', '?')}; {vs}*"
+    cpu = f" ({r['cpu_model']})" if r.get("cpu_model") else ""
+    head = f"*{r['device']}, {r.get('cpu_count', '?')} CPU cores{cpu}, {r.get('date', '?')}; {vs}*"
     if r.get("unfinished"):
         head += (f"\n\n**Partial:** the run was cut off (its time limit) before {', '.join(r['unfinished'])}; "
                  f"only the cases below were finished.")
@@ -83,6 +84,7 @@ def ppo_peers(r: dict) -> str:
         out.append(f"{case}: {s['num_envs']} envs x {s['rollout_length']} steps, {update}, (64, 64) tanh, "
                    f"{rows['jaxrl']['env_steps']:,} env steps per call, {_rounds(r)}\n")
         out.append(_peer_table(rows))
+        out += _differences("these settings", r.get("differences", {}).get(case, {}))
         out.append("")
     return "\n".join(out)
 

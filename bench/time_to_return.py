@@ -24,7 +24,7 @@ Per case (CASES): the window is 20,480 env steps (DQN, checked every 1,000 steps
 episodes of 500 steps at the threshold), except for
 SAC, whose whole Pendulum run is 20,000 steps of one env: 2,000 there (10 episodes). Where a peer cannot
 match a setting of the preset, the result file lists how it differs (offpolicy_peers.peer_differences for
-DQN and SAC; ppo_differences and trpo_differences here).
+DQN and SAC, ppo_peers.onpolicy_differences for PPO and TRPO).
 Median of --repeats; writes bench/results/time-to-return-<platform>.json and .png.
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import (TORCH_THREADS, add_merge_args, bar_plots, check_merge_args, merge_run, provenance,  # noqa: E402
                     run_peer, steps_to_threshold, write_cases)
 from offpolicy_peers import peer_differences, rejax_kwargs, sb3_kwargs  # noqa: E402
-from ppo_peers import trpo_sb3_kwargs  # noqa: E402
+from ppo_peers import onpolicy_differences, rejax_ppo_kwargs, sb3_onpolicy_kwargs  # noqa: E402
 
 # log_steps: env steps per seed between the points where the rule is checked (None: every iteration).
 # SB3 trains PPO on Pendulum at ~10 epochs x 32 minibatches per 4096 steps on the CPU: 8 sequential runs x 3
@@ -128,23 +128,6 @@ def ours(case: str, config, repeats: int) -> dict:
             "config": dict(vars(config.algo_config))}
 
 
-def trpo_differences(a) -> list[str]:
-    """What sb3-contrib's TRPO cannot match of jaxrl's TRPO preset `a`."""
-    return [f"no gradient clip on the value function (jaxrl's preset clips at {a.vf_max_grad_norm:g})"]
-
-
-def ppo_differences(a, peer: str) -> list[str]:
-    """What a peer cannot match of jaxrl's PPO preset `a` (it is matched as closely as the peer allows)."""
-    if peer != "rejax":
-        return []
-    out = []
-    if a.reward_scale != 1.0:
-        out.append(f"no reward scale ({a.reward_scale:g} in the preset): rejax's reward normalisation instead")
-    if a.anneal_lr:
-        out.append("constant learning rate (rejax has no learning-rate annealing)")
-    return out
-
-
 def peer_request(peer: str, case: str, config, log_steps: int, seeds: list[int]) -> dict:
     c, a = CASES[case], config.algo_config
     algo, env_id = case.split()[0].lower(), case.split()[1]
@@ -164,26 +147,11 @@ def peer_request(peer: str, case: str, config, log_steps: int, seeds: list[int])
         return sb3_request(*sb3_kwargs(peer, algo, s, a.hidden_sizes, a.activation))
     if algo == "trpo" and peer != "sb3":
         raise ValueError(f"{peer} has no TRPO; sb3 (sb3-contrib's) does")
-    batch = a.num_envs * a.rollout_length
     if peer == "rejax":
-        kwargs = {"num_envs": a.num_envs, "num_steps": a.rollout_length, "num_epochs": a.num_epochs,
-                  "num_minibatches": a.num_minibatches, "total_timesteps": budget,
-                  "learning_rate": a.lr, "gamma": a.gamma, "gae_lambda": a.gae_lambda, "clip_eps": a.clip_eps,
-                  "vf_coef": a.vf_coef, "ent_coef": a.ent_coef, "max_grad_norm": a.max_grad_norm,
-                  "eval_freq": log_steps, "normalize_observations": a.normalize_obs,
-                  # rejax has no reward scale; its reward normalisation is the nearest option
-                  "normalize_rewards": a.reward_scale != 1.0,
-                  "agent_kwargs": {"activation": a.activation, "hidden_layer_sizes": list(a.hidden_sizes)}}
+        kwargs = dict(rejax_ppo_kwargs(a), total_timesteps=budget, eval_freq=log_steps)
         return {"mode": "time_to_return", "algo": "ppo", "env": env_id, "seeds": seeds, "kwargs": kwargs}
-    if algo == "trpo":
-        kwargs = dict(trpo_sb3_kwargs(dict(vars(a))), gamma=a.gamma, normalize_advantage=a.normalize_advantages)
-    else:
-        kwargs = {"batch_size": batch // a.num_minibatches, "n_epochs": a.num_epochs, "learning_rate": a.lr,
-                  "gamma": a.gamma, "gae_lambda": a.gae_lambda, "clip_range": a.clip_eps, "vf_coef": a.vf_coef,
-                  "ent_coef": a.ent_coef, "max_grad_norm": a.max_grad_norm}
-    kwargs.update(n_steps=a.rollout_length, activation=a.activation,
-                  policy_kwargs={"net_arch": {"pi": list(a.hidden_sizes), "vf": list(a.hidden_sizes)}})
-    return sb3_request(kwargs, 2 * batch, anneal_lr=getattr(a, "anneal_lr", False), normalize_obs=a.normalize_obs,
+    return sb3_request(sb3_onpolicy_kwargs(algo, a), 2 * a.num_envs * a.rollout_length,
+                       anneal_lr=getattr(a, "anneal_lr", False), normalize_obs=a.normalize_obs,
                        reward_scale=a.reward_scale)
 
 
@@ -202,8 +170,7 @@ def peer(name: str, case: str, config, log_steps: int, repeats: int) -> dict:
         print(f"  {name} pass {r}: {j['seconds']:.1f}s to threshold ({j['reached']}/{seeds} seeds), "
               f"wall {j['wall_seconds']:.1f}s", flush=True)
     algo = case.split()[0].lower()
-    differences = (ppo_differences(config.algo_config, name) if algo == "ppo" else
-                   trpo_differences(config.algo_config) if algo == "trpo" else
+    differences = (onpolicy_differences(algo, name, config.algo_config) if algo in ("ppo", "trpo") else
                    peer_differences(algo, dict(vars(config.algo_config)), name, config.algo_config.hidden_sizes))
     return {"passes": passes, "seconds": statistics.median(p["seconds"] for p in passes), "request": request,
             "differences": differences}

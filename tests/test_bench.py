@@ -1,5 +1,6 @@
 """The benchmark scripts' shared logic and their smoke runs (timings themselves are not asserted here:
 speed targets live in bench/, see bench/README.md)."""
+import dataclasses
 import json
 import subprocess
 import sys
@@ -62,35 +63,71 @@ def _quick_peers_run(script: str, case: str, tmp_path) -> tuple[dict, dict]:
     assert set(rows) == {"jaxrl", "jaxrl x2 seeds"}
     assert rows["jaxrl"]["steps_per_second"] > 0 and rows["jaxrl"]["jaxrl_over_this"] == 1.0
     assert rows["jaxrl x2 seeds"]["env_steps"] == 2 * rows["jaxrl"]["env_steps"]
-    for field in ("command", "device", "versions", "date", "settings", "seeds"):
+    for field in ("command", "device", "cpu_model", "versions", "date", "settings", "seeds"):
         assert field in result
     assert out.with_suffix(".png").exists()
     return result, rows
 
 
 def test_ppo_peers_quick_smoke_run_writes_its_result(tmp_path):
-    _quick_peers_run("ppo_peers.py", "PPO CartPole-v1", tmp_path)
+    result, _ = _quick_peers_run("ppo_peers.py", "PPO CartPole-v1", tmp_path)
+    assert "differences" in result and "peer_requests" in result
 
 
 def test_trpo_settings_map_onto_sb3_contribs_trpo():
     """The TRPO case reaches jaxrl's config and sb3-contrib's TRPO with the same counts: SB3's line search counts
     the full step among its tries, jaxrl's counts only the halvings after it; SB3 does not clip the critic's
     gradient, so jaxrl's clip is set where it cannot bind."""
-    from ppo_peers import CASES, NO_CLIP, ours, sb3_request
-
-    from jaxrl.config import load_config
+    from ppo_peers import CASES, NO_CLIP, algo_config, onpolicy_differences, sb3_request
 
     s = CASES["TRPO CartPole-v1"]
-    algo = load_config(ours("trpo", "CartPole-v1", s)).algo_config
+    algo = algo_config("trpo", "CartPole-v1", s)
     for key in ("num_envs", "rollout_length", "cg_iters", "max_backtracks", "backtrack_coef", "max_kl",
                 "cg_damping", "gae_lambda", "vf_epochs", "num_minibatches", "vf_lr"):
         assert getattr(algo, key) == s[key], key
     assert algo.vf_max_grad_norm == NO_CLIP and algo.hidden_sizes == (64, 64) and algo.activation == "tanh"
-    kw = sb3_request("sb3", "trpo", "CartPole-v1", s, 65_536, 1)["kwargs"]
+    kw = sb3_request("sb3", "trpo", "CartPole-v1", algo, 65_536, 1)["kwargs"]
+    assert onpolicy_differences("trpo", "sb3", algo) == []
     assert kw["line_search_max_iter"] == s["max_backtracks"] + 1 and kw["cg_max_steps"] == s["cg_iters"]
     assert kw["batch_size"] * s["num_minibatches"] == s["num_envs"] * s["rollout_length"]
     assert (kw["n_critic_updates"], kw["target_kl"], kw["line_search_shrinking_factor"], kw["learning_rate"]) == \
         (s["vf_epochs"], s["max_kl"], s["backtrack_coef"], s["vf_lr"])
+
+
+def test_onpolicy_settings_reach_every_peer_and_what_cannot_is_listed():
+    """PPO's and A2C's throughput cases hand every peer jaxrl's own hyperparameters (constant learning rate on
+    every side, since rejax cannot anneal); what a peer has no option for is listed with the result."""
+    from ppo_peers import CASES, algo_config, onpolicy_differences, rejax_request, sb3_request
+
+    a = algo_config("ppo", "CartPole-v1", CASES["PPO CartPole-v1"])
+    assert not a.anneal_lr and not a.normalize_obs and a.clip_value and a.reward_scale == 1.0
+    assert a.hidden_sizes == (64, 64) and a.activation == "tanh"
+    hp = (a.lr, a.gamma, a.gae_lambda, a.clip_eps, a.vf_coef, a.ent_coef, a.max_grad_norm)
+    rx = rejax_request(a, 65_536, "CartPole-v1", 1)["kwargs"]
+    assert (rx["learning_rate"], rx["gamma"], rx["gae_lambda"], rx["clip_eps"], rx["vf_coef"], rx["ent_coef"],
+            rx["max_grad_norm"]) == hp
+    assert (rx["num_envs"], rx["num_steps"], rx["total_timesteps"]) == (a.num_envs, a.rollout_length, 65_536)
+    for lib in ("sb3", "sbx"):
+        request = sb3_request(lib, "ppo", "CartPole-v1", a, 65_536, 1)
+        kw = request["kwargs"]
+        assert not request["anneal_lr"] and request["n_envs"] == a.num_envs
+        assert (kw["learning_rate"], kw["gamma"], kw["gae_lambda"], kw["clip_range"], kw["vf_coef"], kw["ent_coef"],
+                kw["max_grad_norm"]) == hp
+        assert kw["clip_range_vf"] == a.clip_eps and kw["normalize_advantage"] == a.normalize_advantages
+        assert kw["batch_size"] * a.num_minibatches == a.num_envs * a.rollout_length
+    rejax = onpolicy_differences("ppo", "rejax", a)
+    assert any("optax.clip" in d for d in rejax) and any("done flag" in d for d in rejax)
+    assert not any("learning rate" in d for d in rejax)  # jaxrl's is constant here too
+    assert any("clip_range_vf" in d for d in onpolicy_differences("ppo", "sbx", a))
+    assert any("clipped prediction" in d for d in onpolicy_differences("ppo", "sb3", a))
+    assert any("annealing" in d for d in onpolicy_differences("ppo", "rejax", dataclasses.replace(a, anneal_lr=True)))
+    a2c = algo_config("a2c", "CartPole-v1", CASES["A2C CartPole-v1"])
+    assert not a2c.anneal_lr and a2c.n_steps == a2c.rollout_length
+    kw = sb3_request("sb3", "a2c", "CartPole-v1", a2c, 64_000, 1)["kwargs"]
+    assert kw["use_rms_prop"] and (kw["learning_rate"], kw["ent_coef"], kw["vf_coef"], kw["max_grad_norm"]) == \
+        (a2c.lr, a2c.ent_coef, a2c.vf_coef, a2c.max_grad_norm)
+    assert onpolicy_differences("a2c", "sb3", a2c) == []
+    assert onpolicy_differences("a2c", "sb3", dataclasses.replace(a2c, n_steps=1))
 
 
 def test_trpo_time_to_return_gives_sb3_contrib_the_preset():
