@@ -58,7 +58,7 @@ _REJAX_SAMPLE = ("draws each minibatch without replacement (jax.random.choice wi
                  "replacement")
 REJAX_CLIP = "clips each gradient element to ±{:g} (optax.clip), not the global norm"
 REJAX_DONE = ("stores one done flag (gymnax 0.0.9's step), so episodes cut by the time limit do not bootstrap "
-               "from their final observation as on the other sides")
+              "from their final observation as on the other sides")
 _PLAIN_TARGET = "plain DQN target, the max of the target network ({} has no Double DQN)"
 
 

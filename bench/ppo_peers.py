@@ -6,14 +6,14 @@ sbx; A2C and TRPO vs Stable-Baselines3 (the peers that have them; SB3's TRPO is 
 Equal settings on every side (table CASES): num_envs, rollout length, epochs, minibatch size (PPO;
 A2C: one RMSProp step per rollout on n-step returns, as SB3's A2C; TRPO: the same conjugate-gradient,
 line-search and value-regression counts), (64, 64) tanh actor and critic, no observation or reward
-normalisation, a constant learning rate, the same number of env steps. Every other hyperparameter is jaxrl's
-default, mapped onto each peer's own argument (rejax_ppo_kwargs, sb3_onpolicy_kwargs); what a peer cannot
-match is listed by onpolicy_differences and recorded in the result file with each peer's request. jaxrl and
-rejax run gymnax's envs (same jax/XLA version); SB3 and sbx run gymnasium's, in a DummyVecEnv. Each side:
-median of --repeats timed calls after compilation (sbx: after a warm-up `learn`), compile time apart, in
-each of --rounds rounds. A round runs every side in turn (jaxrl's program is compiled once; each peer
-runs in a fresh worker process), so slow spells of a shared machine fall on all sides; a row reports the
-median over rounds, and its ratio is the median of the per-round ratios.
+normalisation, a constant learning rate, the same number of env steps. Every other hyperparameter is that
+of jaxrl's preset for the env, mapped onto each peer's own argument (rejax_ppo_kwargs, sb3_onpolicy_kwargs);
+what a peer cannot match is listed by onpolicy_differences and recorded in the result file with each peer's
+request. jaxrl and rejax run gymnax's envs (same jax/XLA version); SB3 and sbx run gymnasium's, in a
+DummyVecEnv. Each side: median of --repeats timed calls after compilation (sbx: after a warm-up `learn`),
+compile time apart, in each of --rounds rounds. A round runs every side in turn (jaxrl's program is compiled
+once; each peer runs in a fresh worker process), so slow spells of a shared machine fall on all sides; a row
+reports the median over rounds, and its ratio is the median of the per-round ratios.
 jaxrl is also timed with 8 seeds vmapped in one call (steps/s counts every seed's steps).
 Peers run in their own venvs under .venv-peers/ (made on first use, see bench/common.py).
 Writes bench/results/ppo-peers-<platform>.json and .png.
