@@ -88,15 +88,6 @@ def rejax_ppo_kwargs(a) -> dict:
             "agent_kwargs": {"activation": a.activation, "hidden_layer_sizes": list(a.hidden_sizes)}}
 
 
-def trpo_sb3_kwargs(s: dict) -> dict:
-    """sb3-contrib TRPO's arguments for jaxrl's TRPO settings `s` (a CASES entry or a TRPOConfig's fields)."""
-    return {"batch_size": s["num_envs"] * s["rollout_length"] // s["num_minibatches"],
-            "n_critic_updates": s["vf_epochs"], "cg_max_steps": s["cg_iters"],
-            "line_search_max_iter": s["max_backtracks"] + 1,  # SB3 counts the full step as a try; jaxrl does not
-            "line_search_shrinking_factor": s["backtrack_coef"], "target_kl": s["max_kl"],
-            "cg_damping": s["cg_damping"], "gae_lambda": s["gae_lambda"], "learning_rate": s["vf_lr"]}
-
-
 def sb3_onpolicy_kwargs(algo: str, a) -> dict:
     """Stable-Baselines3's (or sbx's) constructor arguments for jaxrl's PPO, A2C or TRPO settings `a` (its
     AlgoConfig), as far as the peer has them (see onpolicy_differences). Learning-rate annealing and
@@ -113,7 +104,11 @@ def sb3_onpolicy_kwargs(algo: str, a) -> dict:
         kwargs.update(learning_rate=a.lr, gae_lambda=1.0, vf_coef=a.vf_coef, ent_coef=a.ent_coef,
                       max_grad_norm=a.max_grad_norm, use_rms_prop=a.optimizer == "rmsprop")
     elif algo == "trpo":
-        kwargs.update(trpo_sb3_kwargs(dict(vars(a))))
+        kwargs.update(batch_size=a.num_envs * a.rollout_length // a.num_minibatches, n_critic_updates=a.vf_epochs,
+                      cg_max_steps=a.cg_iters,
+                      line_search_max_iter=a.max_backtracks + 1,  # SB3 counts the full step as a try; jaxrl not
+                      line_search_shrinking_factor=a.backtrack_coef, target_kl=a.max_kl, cg_damping=a.cg_damping,
+                      gae_lambda=a.gae_lambda, learning_rate=a.vf_lr)
     else:
         raise ValueError(f"no on-policy SB3 mapping for {algo!r}")
     return kwargs
