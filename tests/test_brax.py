@@ -10,15 +10,27 @@ from jaxrl.envs import make
 pytestmark = pytest.mark.xdist_group("brax")
 
 
-def test_brax_inverted_pendulum_through_kernel():
+def test_brax_inverted_pendulum_through_kernel(monkeypatch):
+    # Building the env traces brax's reset for the observation size, and kernel.reset is jitted: on MJX, a
+    # reset run eagerly goes op by op, ~30 s of hundreds of tiny compiles on a 2-core CPU, each time.
+    from brax.envs.inverted_pendulum import InvertedPendulum
+
+    traced = []
+    brax_reset = InvertedPendulum.reset
+    monkeypatch.setattr(InvertedPendulum, "reset",
+                        lambda self, rng: traced.append(isinstance(rng, jax.core.Tracer)) or brax_reset(self, rng))
     env = make("brax/inverted_pendulum", num_envs=2, episode_length=5)
+    assert traced and all(traced)
     assert env.unwrapped.backend == "mjx"
     assert env.action_space.shape == (1,) and env.observation_space.shape == (4,)
 
     def policy(params, obs, key):
         return jax.random.uniform(key, (obs.shape[0], 1), minval=-1, maxval=1), {}
 
+    kernel.reset(env, jax.random.PRNGKey(2))
+    traced_so_far = len(traced)
     state = kernel.reset(env, jax.random.PRNGKey(0))
+    assert len(traced) == traced_so_far  # compiled once, not run again op by op
     _, tr = jax.jit(lambda s: kernel.rollout(env, policy, None, s, jax.random.PRNGKey(1), 6))(state)
     assert tr.obs.shape == (6, 2, 4)
     assert bool(jnp.isfinite(tr.obs).all()) and bool(jnp.isfinite(tr.reward).all())

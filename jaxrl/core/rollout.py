@@ -5,6 +5,7 @@ Every algorithm, evaluation and ES fitness evaluation steps environments through
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -47,7 +48,11 @@ class RolloutState:
     obs: jax.Array
 
 
+@partial(jax.jit, static_argnums=0)
 def reset(env, key: jax.Array) -> RolloutState:
+    """The envs' first observations and state. Jitted (the env is a static argument, so a new env
+    compiles anew): called eagerly, brax's MJX reset would otherwise run op by op and compile hundreds of
+    tiny programs; inside a traced function it is inlined."""
     obs, env_state = env.reset(key)
     return RolloutState(env_state, obs)
 

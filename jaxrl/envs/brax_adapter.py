@@ -51,6 +51,17 @@ def brax_ids() -> list[str]:
     return sorted(n for n in envs._envs if n != "fast")  # "fast" is brax's internal test env
 
 
+def _observation_size(env, env_id: str) -> int:
+    """The length of `env`'s observation vector, from the shape of a traced reset. brax's own
+    `observation_size` runs `reset` eagerly, op by op, and on the MJX pipeline that compiles hundreds of tiny
+    programs: about 30 s of every brax env's construction on a 2-core CPU, for a number."""
+    obs = jax.eval_shape(env.unwrapped.reset, jax.random.PRNGKey(0)).obs
+    if not hasattr(obs, "shape") or len(obs.shape) != 1:
+        raise ValueError(f"{env_id}: jaxrl needs a flat observation vector; brax's reset gives "
+                         f"{jax.tree.map(lambda x: x.shape, obs)}")
+    return int(obs.shape[-1])
+
+
 @struct.dataclass
 class BraxState:
     brax_state: Any
@@ -70,7 +81,7 @@ class BraxEnv(Env):
         self.id = f"brax/{name}"
         self.backend = backend
         self.max_episode_steps = int(episode_length)
-        self.observation_space = Box.make(-jnp.inf, jnp.inf, (self.env.observation_size,))
+        self.observation_space = Box.make(-jnp.inf, jnp.inf, (_observation_size(self.env, self.id),))
         self.action_space = Box.make(-1.0, 1.0, (self.env.action_size,))
 
     def reset(self, key):
