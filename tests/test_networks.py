@@ -65,3 +65,41 @@ def test_cpu_weight_gradients_compile_as_plain_matmuls():
 def test_other_platforms_lower_the_standard_weight_gradient():
     assert "optimization_barrier" in _mlp_weight_grad_hlo(512, "cpu")
     assert "optimization_barrier" not in _mlp_weight_grad_hlo(512, "cuda")
+
+
+def _kernels(params):
+    return {jax.tree_util.keystr(p): np.asarray(x) for p, x in jax.tree_util.tree_flatten_with_path(params)[0]
+            if p[-1].key == "kernel"}
+
+
+def test_init_params_draws_every_orthogonal_kernel_in_one_batch():
+    """One normal draw and one Gram-Schmidt loop for all kernels (each random call site is a while loop that
+    compiles in ~0.25 s on CPU), with each kernel orthogonal at its layer's scale, as `orthogonal` gives
+    layer by layer; an nn.vmap ensemble gets a different matrix per member."""
+    from jaxrl.core.networks import ActorCritic, CategoricalHead, CriticEnsemble, init_params
+
+    net, obs = ActorCritic(CategoricalHead(3), (16, 8)), jnp.zeros((1, 5))
+    params = jax.jit(lambda k: init_params(net, k, obs))(jax.random.PRNGKey(0))
+    assert jax.tree.map(jnp.shape, params) == jax.tree.map(jnp.shape, net.init(jax.random.PRNGKey(0), obs))
+    scales = {"actor": 2.0, "critic": 2.0, "action_head": 1e-4, "value_head": 1.0}  # scale ** 2
+    kernels = _kernels(params)
+    assert len(kernels) == 6
+    for path, w in kernels.items():
+        gram = w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T
+        scale2 = next(v for k, v in scales.items() if f"'{k}'" in path)
+        np.testing.assert_allclose(gram, scale2 * np.eye(len(gram)), atol=1e-5 * scale2, err_msg=path)
+    assert not np.allclose(kernels["['params']['actor']['Dense_0']['kernel']"],
+                           kernels["['params']['critic']['Dense_0']['kernel']"])  # same shape, own draws
+    other = _kernels(jax.jit(lambda k: init_params(net, k, obs))(jax.random.PRNGKey(1)))
+    assert not any(np.allclose(kernels[p], other[p]) for p in kernels)  # the key matters
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        if path[-1].key == "bias":
+            assert not np.asarray(leaf).any()
+    compiled = jax.jit(lambda k: init_params(net, k, obs)).lower(jax.random.PRNGKey(0)).compile().as_text()
+    layerwise = jax.jit(lambda k: net.init(k, obs)).lower(jax.random.PRNGKey(0)).compile().as_text()
+    assert compiled.count(" while(") <= 3 < 6 <= layerwise.count(" while(")  # per-layer: a draw and a loop each
+
+    ens = CriticEnsemble(2, (8, 8))
+    q = _kernels(init_params(ens, jax.random.PRNGKey(2), jnp.zeros((1, 3)), jnp.zeros((1, 1))))
+    for w in q.values():
+        assert w.shape[0] == 2 and not np.allclose(w[0], w[1])  # two critics, two different matrices

@@ -17,7 +17,7 @@ from jaxrl.agents.base import Agent
 from jaxrl.agents.offpolicy import OffPolicyConfig, store_and_learn
 from jaxrl.core import losses, replay
 from jaxrl.core.exploration import epsilon_greedy, linear_schedule
-from jaxrl.core.networks import QNetwork
+from jaxrl.core.networks import QNetwork, init_params
 from jaxrl.core.optim import gradient_step, make_optimizer, periodic_polyak
 from jaxrl.envs.spaces import Discrete
 
@@ -71,7 +71,7 @@ def make_agent(config: DQNConfig, env, num_iterations: int) -> Agent:
     total_steps = num_iterations * config.steps_per_iteration()
 
     def init(key, hp):
-        params = network.init(key, jnp.zeros((1,) + env.observation_space.shape, jnp.float32))
+        params = init_params(network, key, jnp.zeros((1,) + env.observation_space.shape, jnp.float32))
         opt_state = make_optimizer(hp["lr"], hp["max_grad_norm"]).init(params)
         learner = DQNLearner(params, params, opt_state, jnp.zeros((), jnp.int32))
         buffer = replay.init(replay.item_example(env), config.buffer_size)

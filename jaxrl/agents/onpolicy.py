@@ -10,6 +10,7 @@ import optax
 from flax import struct
 
 from jaxrl.agents.base import AlgoConfig
+from jaxrl.core import networks
 from jaxrl.core.networks import ActorCritic, action_head_for, greedy_action
 from jaxrl.core.optim import gradient_step
 from jaxrl.envs.spaces import Discrete
@@ -54,7 +55,7 @@ def actor_critic(config: OnPolicyConfig, env, shared_torso: bool = False) -> Act
 
 
 def init_params(network: ActorCritic, env, key):
-    return network.init(key, jax.numpy.zeros((1,) + env.observation_space.shape, jax.numpy.float32))
+    return networks.init_params(network, key, jax.numpy.zeros((1,) + env.observation_space.shape, jax.numpy.float32))
 
 
 def sampling_policies(network: ActorCritic):

@@ -18,7 +18,7 @@ from flax import struct
 from jaxrl.agents.base import Agent
 from jaxrl.agents.offpolicy import OffPolicyConfig, store_and_learn
 from jaxrl.core import replay
-from jaxrl.core.networks import CriticEnsemble, TanhGaussianActor, tanh_gaussian
+from jaxrl.core.networks import CriticEnsemble, TanhGaussianActor, init_params, tanh_gaussian
 from jaxrl.core.optim import gradient_step, make_optimizer, periodic_polyak
 from jaxrl.envs.spaces import Box
 
@@ -72,8 +72,8 @@ def make_agent(config: SACConfig, env, num_iterations: int) -> Agent:
 
     def init(key, hp):
         actor_key, critic_key = jax.random.split(key)
-        actor_params = actor.init(actor_key, obs0)
-        critic_params = critic.init(critic_key, obs0, jnp.zeros((1, action_dim), jnp.float32))
+        actor_params = init_params(actor, actor_key, obs0)
+        critic_params = init_params(critic, critic_key, obs0, jnp.zeros((1, action_dim), jnp.float32))
         log_alpha = jnp.log(hp["init_alpha"])
         tx = optimizer(hp)
         learner = SACLearner(actor_params, critic_params, critic_params, log_alpha, tx.init(actor_params),

@@ -13,27 +13,86 @@ import numpy as np
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu, "elu": nn.elu, "silu": nn.silu}
 
 
+def _gram_schmidt(a):
+    """The orthonormal columns of a[n, m] (n >= m), by Gram-Schmidt with re-orthogonalisation in plain jnp.
+    Not LAPACK's QR (flax's orthogonal initialiser): its batched CPU kernel deadlocks when `train` is vmapped
+    over seeds on few cores (jaxlib 0.10.2: ParallelBatchMap waits on its own busy pool)."""
+
+    def column(j, q):
+        v = a[:, j]
+        for _ in range(2):  # second pass restores orthogonality lost to rounding
+            v = v - q @ (q.T @ v)
+        return q.at[:, j].set(v / jnp.linalg.norm(v))
+
+    return jax.lax.fori_loop(0, a.shape[1], column, jnp.zeros(a.shape, a.dtype))
+
+
+def _orientation(shape) -> tuple[int, int, int, int]:
+    rows, cols = int(np.prod(shape[:-1])), shape[-1]
+    return rows, cols, max(rows, cols), min(rows, cols)
+
+
+# While `init_params` traces a module's init, `orthogonal` kernels are placeholders filled with their scale
+_BATCHED_INIT = [False]
+
+
 def orthogonal(scale: float = 1.0):
-    """Orthogonal initialiser (Saxe et al. 2014) by Gram-Schmidt with re-orthogonalisation in plain
-    jnp. Our own because flax's uses LAPACK QR, whose batched CPU kernel deadlocks when `train` is
-    vmapped over seeds on few cores (jaxlib 0.10.2: ParallelBatchMap waits on its own busy pool)."""
+    """Orthogonal initialiser (Saxe et al. 2014): a Gaussian matrix's orthonormal columns (`_gram_schmidt`),
+    times `scale`. Under `init_params`, a placeholder that `init_params` replaces (one draw for all)."""
 
     def init(key, shape, dtype=jnp.float32):
-        rows, cols = int(np.prod(shape[:-1])), shape[-1]
-        n, m = max(rows, cols), min(rows, cols)
-        a = jax.random.normal(key, (n, m), jnp.float32)
-
-        def column(j, q):
-            v = a[:, j]
-            for _ in range(2):  # second pass restores orthogonality lost to rounding
-                v = v - q @ (q.T @ v)
-            return q.at[:, j].set(v / jnp.linalg.norm(v))
-
-        q = jax.lax.fori_loop(0, m, column, jnp.zeros((n, m), jnp.float32))
+        if _BATCHED_INIT[0]:
+            return jnp.full(shape, scale, dtype)
+        rows, cols, n, m = _orientation(shape)
+        q = _gram_schmidt(jax.random.normal(key, (n, m), jnp.float32))
         q = q if rows >= cols else q.T
         return (scale * q).reshape(shape).astype(dtype)
 
     return init
+
+
+def init_params(module: nn.Module, key: jax.Array, *args):
+    """`module.init(key, *args)` with every Dense kernel's orthogonal initialisation done in one batch: one
+    normal draw for all kernels and one Gram-Schmidt loop over them, padded to a common shape. The same
+    distribution as `orthogonal` kernel by kernel, but on CPU every `jax.random` call site is a threefry
+    loop that costs ~0.25 s to compile: drawn layer by layer, a (64, 64) actor-critic's init compiled in
+    2.7 s, a third of PPO's `train`. Kernels with leading axes (an `nn.vmap` ensemble) get one matrix per
+    member."""
+    init_key, draw_key = jax.random.split(key)
+    previous, _BATCHED_INIT[0] = _BATCHED_INIT[0], True
+    try:
+        params = module.init(init_key, *args)  # kernels hold their scale; nothing random is drawn here
+    finally:
+        _BATCHED_INIT[0] = previous
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(params)
+    kernels = [i for i, (path, _) in enumerate(leaves) if getattr(path[-1], "key", None) == "kernel"]
+    if not kernels:
+        return params
+    # every kernel [..., I, J] is prod(...) matrices of I x J, oriented n x m with n >= m
+    mats = []
+    for i in kernels:
+        shape = leaves[i][1].shape
+        mats += [_orientation(shape[-2:])] * int(np.prod(shape[:-2]))
+    big_n, big_m = max(o[2] for o in mats), max(o[3] for o in mats)
+    gauss = jax.random.normal(draw_key, (len(mats), big_n, big_m), jnp.float32)
+    # A matrix's own columns keep zeros below its n rows, so Gram-Schmidt gives what it gives unpadded;
+    # the columns after its m are random in every row (full rank) and are dropped.
+    rows = jnp.arange(big_n)[:, None]
+    cols = jnp.arange(big_m)[None, :]
+    ns = jnp.asarray([o[2] for o in mats])[:, None, None]
+    ms = jnp.asarray([o[3] for o in mats])[:, None, None]
+    gauss = jnp.where((rows >= ns) & (cols < ms), 0.0, gauss)
+    qs = jax.vmap(_gram_schmidt)(gauss)
+    out, start = [leaf for _, leaf in leaves], 0
+    for i in kernels:
+        leaf = leaves[i][1]
+        count = int(np.prod(leaf.shape[:-2]))
+        rows_, cols_, n, m = _orientation(leaf.shape[-2:])
+        q = qs[start:start + count, :n, :m]
+        q = q if rows_ >= cols_ else jnp.swapaxes(q, -1, -2)
+        start += count
+        out[i] = (leaf[..., :1, :1] * q.reshape(leaf.shape)).astype(leaf.dtype)  # placeholder = scale
+    return jax.tree_util.tree_unflatten(treedef, out)
 
 
 def _standard_weight_tangent(x, dw):

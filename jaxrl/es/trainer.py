@@ -18,7 +18,7 @@ from jax import flatten_util
 
 from jaxrl.agents.base import Agent, AlgoConfig
 from jaxrl.core import rollout as kernel
-from jaxrl.core.networks import MLP, _dense
+from jaxrl.core.networks import MLP, _dense, init_params
 from jaxrl.envs import make
 from jaxrl.envs.spaces import Box, Discrete
 from jaxrl.es import strategies
@@ -136,11 +136,12 @@ def build(config: ESConfig, env_id: str, env_kwargs: dict, num_generations: int 
     base = envs[0]
     horizon = config.horizon(base)
     net, act = _policy(base, config)
-    template = net.init(jax.random.PRNGKey(0), jnp.zeros((1,) + base.observation_space.shape, jnp.float32))
+    shapes = jax.eval_shape(net.init, jax.random.PRNGKey(0), jnp.zeros((1,) + base.observation_space.shape, jnp.float32))
+    template = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)  # only its structure is used
     _, unravel = flatten_util.ravel_pytree(template)
 
     def init_flat(key):
-        params = net.init(key, jnp.zeros((1,) + base.observation_space.shape, jnp.float32))
+        params = init_params(net, key, jnp.zeros((1,) + base.observation_space.shape, jnp.float32))
         return flatten_util.ravel_pytree(params)[0]
 
     strategy = strategies.make_strategy(
