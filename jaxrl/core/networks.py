@@ -65,33 +65,26 @@ def init_params(module: nn.Module, key: jax.Array, *args):
     finally:
         _BATCHED_INIT[0] = previous
     leaves, treedef = jax.tree_util.tree_flatten_with_path(params)
-    kernels = [i for i, (path, _) in enumerate(leaves) if getattr(path[-1], "key", None) == "kernel"]
+    out = [leaf for _, leaf in leaves]
+    # every kernel [..., I, J] is `count` matrices of I x J, each oriented n x m with n >= m
+    kernels = [(i, int(np.prod(leaf.shape[:-2])), _orientation(leaf.shape[-2:]))
+               for i, (path, leaf) in enumerate(leaves) if getattr(path[-1], "key", None) == "kernel"]
     if not kernels:
         return params
-    # every kernel [..., I, J] is prod(...) matrices of I x J, oriented n x m with n >= m
-    mats = []
-    for i in kernels:
-        shape = leaves[i][1].shape
-        mats += [_orientation(shape[-2:])] * int(np.prod(shape[:-2]))
-    big_n, big_m = max(o[2] for o in mats), max(o[3] for o in mats)
-    gauss = jax.random.normal(draw_key, (len(mats), big_n, big_m), jnp.float32)
+    ns = np.repeat([o[2] for _, _, o in kernels], [c for _, c, _ in kernels])
+    ms = np.repeat([o[3] for _, _, o in kernels], [c for _, c, _ in kernels])
+    gauss = jax.random.normal(draw_key, (len(ns), ns.max(), ms.max()), jnp.float32)
     # A matrix's own columns keep zeros below its n rows, so Gram-Schmidt gives what it gives unpadded;
     # the columns after its m are random in every row (full rank) and are dropped.
-    rows = jnp.arange(big_n)[:, None]
-    cols = jnp.arange(big_m)[None, :]
-    ns = jnp.asarray([o[2] for o in mats])[:, None, None]
-    ms = jnp.asarray([o[3] for o in mats])[:, None, None]
-    gauss = jnp.where((rows >= ns) & (cols < ms), 0.0, gauss)
-    qs = jax.vmap(_gram_schmidt)(gauss)
-    out, start = [leaf for _, leaf in leaves], 0
-    for i in kernels:
-        leaf = leaves[i][1]
-        count = int(np.prod(leaf.shape[:-2]))
-        rows_, cols_, n, m = _orientation(leaf.shape[-2:])
+    below = np.arange(ns.max())[None, :, None] >= ns[:, None, None]
+    own = np.arange(ms.max())[None, None, :] < ms[:, None, None]
+    qs = jax.vmap(_gram_schmidt)(jnp.where(below & own, 0.0, gauss))
+    start = 0
+    for i, count, (rows, cols, n, m) in kernels:
         q = qs[start:start + count, :n, :m]
-        q = q if rows_ >= cols_ else jnp.swapaxes(q, -1, -2)
+        q = q if rows >= cols else jnp.swapaxes(q, -1, -2)
         start += count
-        out[i] = (leaf[..., :1, :1] * q.reshape(leaf.shape)).astype(leaf.dtype)  # placeholder = scale
+        out[i] = (out[i][..., :1, :1] * q.reshape(out[i].shape)).astype(out[i].dtype)  # placeholder = scale
     return jax.tree_util.tree_unflatten(treedef, out)
 
 
