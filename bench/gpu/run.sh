@@ -61,18 +61,20 @@ for name in ("brax", "brax.envs", "brax.training.agents.ppo.train", "brax.traini
 PY
 [ "${PIPESTATUS[0]}" = 0 ] || { echo "== imports failed: see above" | tee -a "$LOG"; exit 4; }
 
-# name, seconds (measured on the H200 on 2026-11-26 where known: brax_ppo 154, throughput 113, compile_time
-# 143, ppo_peers > 375 with 3 rounds; the rest are guesses), command. The first GPU run did brax_ppo,
-# throughput and compile_time. The plan starts with brax/ant PPO again: train no longer returns the final
-# env state, which took the CPU comparison from 0.87x to 1.03-1.08x brax's trainer; then the tables not measured.
+# name, seconds (measured on the H200: brax_ppo 154 s, throughput 113, compile_time 143, ppo_peers with sb3 and
+# sbx > 375 with 3 rounds; the rest are estimates), command. Runs so far: 2026-11-26 brax_ppo, throughput,
+# compile_time, PPO CartPole of ppo_peers. The plan (2026-11-27): what the GPU rows of the issue still lack, the
+# kernel-count diagnostic of the gap to rejax first. On the GPU machine SB3 runs on its CPU (device="cpu"), and
+# sbx's tiny-batch steps take minutes per case, so the peer tables there compare with rejax, the JAX peer.
 PLAN=(
+  "launches|90|bench/launches.py"
   "brax_ppo|160|bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32 --iterations 20 --repeats 5"
-  "ppo_peers|250|bench/ppo_peers.py --rounds 1"
-  "brax_sac|300|bench/brax_sac.py --env brax/ant --num-envs 256"
-  "es|240|bench/es.py"
-  "offpolicy_peers|420|bench/offpolicy_peers.py --rounds 1"
-  "time_to_return|420|bench/time_to_return.py --cases 'PPO CartPole-v1' 'SAC Pendulum-v1' --peers rejax --repeats 1"
+  "ppo_peers|150|bench/ppo_peers.py --rounds 1 --peers rejax --cases 'PPO CartPole-v1' 'PPO Pendulum-v1'"
+  "offpolicy_peers|150|bench/offpolicy_peers.py --rounds 1 --peers rejax"
+  "es|150|bench/es.py --rounds 3 --repeats 2 --min-seconds 0.5"
   "brax_overhead|150|bench/throughput.py --brax-only --brax-env brax/ant --brax-num-envs 2048 --brax-steps 64 --repeats 5"
+  "brax_sac|300|bench/brax_sac.py --env brax/ant --num-envs 256"
+  "time_to_return|420|bench/time_to_return.py --cases 'PPO CartPole-v1' 'SAC Pendulum-v1' --peers rejax --repeats 1"
   "throughput|120|bench/throughput.py --num-envs 16 256 4096 16384 65536 --num-seeds 1 16 64 256 --brax-env '' --repeats 3"
   "compile_time|150|bench/compile_time.py --repeats 1"
 )

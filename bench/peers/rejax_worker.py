@@ -73,8 +73,11 @@ def throughput(request):
         t0 = time.perf_counter()
         jax.block_until_ready(compiled(key))
         times.append(time.perf_counter() - t0)
-    return {"compile_seconds": compile_s, "times": times, "seconds": float(np.median(times)),
-            "env_steps": algo.total_timesteps}
+    out = {"compile_seconds": compile_s, "times": times, "seconds": float(np.median(times)),
+           "env_steps": algo.total_timesteps}
+    if request["mode"] == "hlo":  # the compiled program's text too (bench/launches.py counts its kernels)
+        out["hlo"] = compiled.as_text()
+    return out
 
 
 def time_to_return(request):
@@ -110,7 +113,7 @@ def time_to_return(request):
 
 def main():
     request = json.loads(sys.stdin.read())
-    result = {"throughput": throughput, "time_to_return": time_to_return}[request["mode"]](request)
+    result = {"throughput": throughput, "hlo": throughput, "time_to_return": time_to_return}[request["mode"]](request)
     result["versions"] = {"rejax": _version("rejax"), "jax": jax.__version__, "gymnax": _version("gymnax")}
     result["device"] = f"{jax.devices()[0].platform}:{jax.devices()[0].device_kind}"
     print(json.dumps(result))

@@ -1,0 +1,215 @@
+"""How many device kernels and while-loop iterations one `train` call runs: jaxrl vs rejax (a diagnostic).
+
+    .venv/bin/python bench/launches.py [--cases "PPO CartPole-v1" ...] [--repeats 5] [--quick] [--out F]
+
+On a GPU, small-batch RL training (16 CartPole envs) is bound by launches, not arithmetic: every kernel
+costs a few microseconds of launch and scheduling, and every iteration of an XLA while loop copies its
+predicate to the host before the next. This script compiles each side's training program at the settings
+of ppo_peers.py (one seed), reads XLA's optimized program (`compiled.as_text()`), and counts per call:
+
+- kernels: the instructions of the program's non-fusion computations that run as kernels (fusions, custom
+  calls such as cuBLAS or threefry, copies, sorts, ...), each multiplied by the trip counts of the loops
+  around it (XLA records `known_trip_count` on the loops it can count; a loop without one counts once and
+  is listed, so the total is then a lower bound);
+- loop iterations: the same sum over while loops (each iteration is one predicate round trip on a GPU);
+- the loops themselves, by nesting, with their trip counts and kernels per iteration, from the JAX op that
+  made each (XLA's metadata), so that the counts can be traced to code.
+
+It also times each program (median of --repeats calls after compilation) so that seconds per kernel can be
+compared. The counts are of the program for this process's default device; on CPU they describe the same
+JAX program but XLA's CPU fusion decisions. Writes bench/results/launches-<platform>.json.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import compile_timed, median_time, provenance, run_peer, write_result  # noqa: E402
+
+CASES = ("PPO CartPole-v1", "PPO Pendulum-v1")
+# instructions that are no kernel of their own (bookkeeping, or control flow counted through its callees)
+NOT_KERNELS = {"parameter", "constant", "get-tuple-element", "tuple", "bitcast", "while", "conditional", "call",
+               "after-all", "add-dependency", "opt-barrier", "partition-id", "replica-id", "iota", "async-done",
+               "async-update", "copy-done"}
+_HEADER = re.compile(r"^(ENTRY\s+)?%?([\w.\-]+)\s.*\{\s*$")
+_ASSIGN = re.compile(r"^\s*(?:ROOT\s+)?%?[\w.\-]+\s*=\s*(.*)$")
+
+
+def _opcode_and_rest(rhs: str) -> tuple[str, str]:
+    """The opcode of an instruction's right-hand side (`type opcode(operands), attrs`) and what follows it."""
+    i = 0
+    if rhs.startswith("("):  # a tuple type: skip its balanced parentheses
+        depth = 0
+        for i, ch in enumerate(rhs):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0:
+                break
+        i += 1
+    else:
+        i = rhs.find(" ")
+    m = re.match(r"\s*([\w\-]+)\((.*)$", rhs[i:])
+    return (m.group(1), m.group(2)) if m else ("", rhs)
+
+
+def parse_hlo(text: str) -> tuple[dict, str]:
+    """{computation: [(opcode, attributes text)]} of an HLO module's text, and the entry computation's name."""
+    comps, entry, current = {}, None, None
+    for line in text.splitlines():
+        if current is None:
+            m = _HEADER.match(line)
+            if m and not line.startswith("HloModule"):
+                current = m.group(2)
+                comps[current] = []
+                if m.group(1):
+                    entry = current
+            continue
+        if line.strip() == "}":
+            current = None
+            continue
+        m = _ASSIGN.match(line)
+        if m:
+            comps[current].append(_opcode_and_rest(m.group(1)))
+    if entry is None:
+        raise ValueError("no ENTRY computation in the HLO text")
+    return comps, entry
+
+
+def _attr(rest: str, name: str) -> str | None:
+    m = re.search(rf"\b{name}=%?([\w.\-]+)", rest)
+    return m.group(1) if m else None
+
+
+def _trip_count(rest: str) -> int | None:
+    m = re.search(r'"known_trip_count":\{"n":"(\d+)"', rest)
+    return int(m.group(1)) if m else None
+
+
+def _op_name(rest: str) -> str:
+    m = re.search(r'op_name="([^"]*)"', rest)
+    return m.group(1) if m else ""
+
+
+def count(text: str) -> dict:
+    """Kernels and while-loop iterations per run of an HLO module (see the module's docstring), with its loops."""
+    comps, entry = parse_hlo(text)
+    loops = []
+
+    graph = [0]  # kernels inside XLA's command buffers (CUDA graphs on a GPU: one launch for the lot)
+
+    def walk(name: str, depth: int, in_graph: bool = False) -> tuple[int, int]:
+        kernels = iterations = 0
+        for opcode, rest in comps.get(name, []):
+            if opcode == "while":
+                body, cond, trips = _attr(rest, "body"), _attr(rest, "condition"), _trip_count(rest)
+                row = {"depth": depth, "trip_count": trips, "op": _op_name(rest)[-160:]}
+                loops.append(row)
+                bk, bi = walk(body, depth + 1, in_graph)
+                ck, ci = walk(cond, depth + 1, in_graph)
+                n = trips if trips is not None else 1
+                row.update(kernels_per_iteration=bk + ck, loop_iterations_per_iteration=bi + ci)
+                kernels += n * (bk + ck) + ck
+                iterations += n * (1 + bi + ci)
+            elif opcode == "conditional":
+                branches = re.findall(r"%?([\w.\-]+)", (re.search(r"branch_computations=\{([^}]*)\}", rest) or
+                                                         re.search(r"(true_computation=\S+)", rest)).group(1))
+                for attr in ("true_computation", "false_computation"):
+                    if _attr(rest, attr):
+                        branches.append(_attr(rest, attr))
+                costs = [walk(b, depth, in_graph) for b in branches if b in comps]
+                kernels += 1 + max((k for k, _ in costs), default=0)  # the branch index goes to the host
+                iterations += max((i for _, i in costs), default=0)
+            elif opcode == "call":
+                callee = _attr(rest, "to_apply")
+                k, i = walk(callee, depth, in_graph or "command_buffer" in callee)
+                kernels += k
+                iterations += i
+            elif opcode not in NOT_KERNELS:
+                kernels += 1
+                graph[0] += in_graph
+        return kernels, iterations
+
+    kernels, iterations = walk(entry, 0)
+    opcodes = {}
+    for name, instrs in comps.items():
+        if "fused" in name or name.startswith("wrapped_"):
+            continue
+        for opcode, _ in instrs:
+            if opcode not in NOT_KERNELS:
+                opcodes[opcode] = opcodes.get(opcode, 0) + 1
+    return {"kernels_per_call": kernels, "loop_iterations_per_call": iterations,
+            "command_buffer_kernels_static": graph[0],
+            "loops_without_trip_count": sum(r["trip_count"] is None for r in loops),
+            "kernel_instructions": dict(sorted(opcodes.items(), key=lambda kv: -kv[1])), "loops": loops}
+
+
+def ours(case: str, steps: int, repeats: int) -> dict:
+    import jax
+
+    import ppo_peers
+    from jaxrl.config import load_config
+    from jaxrl.core.train import make_train_many
+
+    algo, env_id = case.split()
+    config = load_config([*ppo_peers.ours(algo.lower(), env_id, ppo_peers.CASES[case]), f"total_env_steps={steps}",
+                          "num_seeds=1"])
+    call, info = compile_timed(make_train_many(config), jax.random.split(jax.random.PRNGKey(0), 1), hlo=True)
+    seconds, times = median_time(call, repeats)
+    return {"hlo": info.pop("hlo"), "compile_seconds": info["compile_seconds"], "seconds": seconds, "times": times}
+
+
+def rejax(case: str, steps: int, repeats: int) -> dict:
+    import ppo_peers
+
+    algo, env_id = case.split()
+    a = ppo_peers.algo_config(algo.lower(), env_id, ppo_peers.CASES[case])
+    request = dict(ppo_peers.rejax_request(a, steps, env_id, repeats), mode="hlo")
+    return run_peer("rejax", "rejax_worker.py", request)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--quick", action="store_true", help="a quarter of the env steps, 2 repeats")
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    import ppo_peers
+
+    repeats = 2 if args.quick else args.repeats
+    results = {}
+    for case in args.cases:
+        s = ppo_peers.CASES[case]
+        steps = s["num_envs"] * s["rollout_length"] * s["iterations"] // (4 if args.quick else 1)
+        results[case] = {}
+        for side, fn in (("jaxrl", ours), ("rejax", rejax)):
+            run = fn(case, steps, repeats)
+            row = dict(count(run.pop("hlo")), **run)
+            row["env_steps"] = steps
+            row["microseconds_per_kernel"] = 1e6 * row["seconds"] / max(row["kernels_per_call"], 1)
+            results[case][side] = row
+            print(f"{case:16s} {side:6s} {row['kernels_per_call']:>9,} kernels/call "
+                  f"({row['kernels_per_call'] / steps:6.3f} per env step) | "
+                  f"{row['loop_iterations_per_call']:>7,} loop iterations | "
+                  f"{row['loops_without_trip_count']} loops of unknown trip count | "
+                  f"{row['command_buffer_kernels_static']} kernel instructions in command buffers | {row['seconds']:.3f} s/call "
+                  f"({row['microseconds_per_kernel']:.2f} us/kernel)", flush=True)
+            for loop in row["loops"]:
+                if loop["trip_count"] is None or loop["trip_count"] > 1:
+                    print(f"    {'  ' * loop['depth']}x{loop['trip_count']}: {loop['kernels_per_iteration']} "
+                          f"kernels/iteration  {loop['op'][-90:]}", flush=True)
+        ours_row, peer = results[case]["jaxrl"], results[case]["rejax"]
+        print(f"{case}: kernels jaxrl/rejax {ours_row['kernels_per_call'] / peer['kernels_per_call']:.2f}, "
+              f"loop iterations {ours_row['loop_iterations_per_call'] / max(peer['loop_iterations_per_call'], 1):.2f}, "
+              f"seconds {ours_row['seconds'] / peer['seconds']:.2f}", flush=True)
+    result = provenance(benchmark="launches", cases=args.cases, repeats=repeats, quick=args.quick,
+                        results=results)
+    write_result("launches", result, args.out, args.quick)
+
+
+if __name__ == "__main__":
+    main()
