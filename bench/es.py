@@ -409,7 +409,8 @@ def main() -> None:
     quick = args.quick
     settings = {
         "populations": [64, 256] if quick else [64, 256, 1024, 4096],
-        "device_counts": [1, 2, 4],
+        # forced host devices are CPU devices: on a GPU machine they would measure its CPU, not the GPU
+        "device_counts": [1, 2, 4] if jax.devices()[0].platform == "cpu" else [],
         "device_populations": [256] if quick else [256, 1024],
         "target_env_steps_per_call": 1e6 if quick else 4e6,
         "comparison_cases": [["Open_ES", 64], ["CMA_ES", 64]],
@@ -423,7 +424,8 @@ def main() -> None:
           f"{'quick' if quick else 'full'} run", flush=True)
     print("-- 1. population size (openai_es, make_train, 1 device)", flush=True)
     pop_rows = population_scaling(s["populations"], s["target_env_steps_per_call"], s["min_seconds"], s["repeats"])
-    print("-- 2. forced host devices (openai_es, make_sharded_train)", flush=True)
+    print("-- 2. forced host devices (openai_es, make_sharded_train)"
+          + ("" if s["device_counts"] else ": skipped, they are CPU devices and this run is not on the CPU"), flush=True)
     dev_rows = device_scaling(s["device_counts"], s["device_populations"], s["target_env_steps_per_call"],
                               s["min_seconds"], s["repeats"])
     print("-- 3. evosax strategies: jaxrl vs hand-written loop", flush=True)

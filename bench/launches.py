@@ -8,12 +8,14 @@ predicate to the host before the next. This script compiles each side's training
 of ppo_peers.py (one seed), reads XLA's optimized program (`compiled.as_text()`), and counts per call:
 
 - kernels: the instructions of the program's non-fusion computations that run as kernels (fusions, custom
-  calls such as cuBLAS or threefry, copies, sorts, ...), each multiplied by the trip counts of the loops
+  calls such as cuBLAS or threefry, copies, sorts, ...; an asynchronous fusion counts its start and its
+  done), each multiplied by the trip counts of the loops
   around it (XLA records `known_trip_count` on the loops it can count; a loop without one counts once and
   is listed, so the total is then a lower bound);
 - loop iterations: the same sum over while loops (each iteration is one predicate round trip on a GPU);
 - the loops themselves, by nesting, with their trip counts and kernels per iteration, from the JAX op that
-  made each (XLA's metadata), so that the counts can be traced to code.
+  made each (XLA's metadata), and the kernels directly in each loop's body by the JAX op that made them,
+  so that the counts can be traced to code.
 
 It also times each program (median of --repeats calls after compilation) so that seconds per kernel can be
 compared. The counts are of the program for this process's default device; on CPU they describe the same
@@ -94,6 +96,16 @@ def _op_name(rest: str) -> str:
     return m.group(1) if m else ""
 
 
+def _kernel_ops(instrs) -> dict:
+    """{JAX op that made it (the end of XLA's op_name): count} of the kernels directly in a computation."""
+    out = {}
+    for opcode, rest in instrs:
+        if opcode not in NOT_KERNELS and opcode not in ("while", "call", "conditional"):
+            name = "/".join(_op_name(rest).split("/")[-2:]) or opcode
+            out[name] = out.get(name, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
 def count(text: str) -> dict:
     """Kernels and while-loop iterations per run of an HLO module (see the module's docstring), with its loops."""
     comps, entry = parse_hlo(text)
@@ -101,13 +113,17 @@ def count(text: str) -> dict:
 
     graph = [0]  # kernels inside XLA's command buffers (CUDA graphs on a GPU: one launch for the lot)
 
+    visited = set()
+
     def walk(name: str, depth: int, in_graph: bool = False) -> tuple[int, int]:
+        visited.add(name)
         kernels = iterations = 0
         for opcode, rest in comps.get(name, []):
             if opcode == "while":
                 body, cond, trips = _attr(rest, "body"), _attr(rest, "condition"), _trip_count(rest)
                 row = {"depth": depth, "trip_count": trips, "op": _op_name(rest)[-160:]}
                 loops.append(row)
+                row["kernels_in_body"] = _kernel_ops(comps.get(body, []))
                 bk, bi = walk(body, depth + 1, in_graph)
                 ck, ci = walk(cond, depth + 1, in_graph)
                 n = trips if trips is not None else 1
@@ -135,10 +151,8 @@ def count(text: str) -> dict:
 
     kernels, iterations = walk(entry, 0)
     opcodes = {}
-    for name, instrs in comps.items():
-        if "fused" in name or name.startswith("wrapped_"):
-            continue
-        for opcode, _ in instrs:
+    for name in visited:  # the computations that run as a sequence of kernels, not fusions or reducers
+        for opcode, _ in comps.get(name, []):
             if opcode not in NOT_KERNELS:
                 opcodes[opcode] = opcodes.get(opcode, 0) + 1
     return {"kernels_per_call": kernels, "loop_iterations_per_call": iterations,

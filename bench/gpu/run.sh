@@ -14,7 +14,8 @@
 # multi-case ones (ppo_peers, offpolicy_peers, time_to_return) write after each case and list the cases not
 # reached as `unfinished`. What every step printed is in gpu-log.txt: keep it as bench/results/gpu-log-<n>.txt.
 # The device's idle machine is given back ~30 s after a call, and starting one costs minutes of the session's
-# 15: plan one call of ~565 s, then at once a second one with what is left (the first run: 424 s, then 390 s).
+# 15: plan one call of ~550 s, then at once a second one with what is left (2026-11-27: the machine started in
+# ~30 s; calls of 386 s, 243 s, 48 s and 77 s fitted in the 900 s).
 #
 # The machine's image has Python 3.12 and jax 0.11.2 (CUDA 13); jaxrl's missing dependencies are installed
 # from .whl/main into /tmp/site, and the peers from .whl/rejax and .whl/sb3 into folders of their own that
@@ -29,6 +30,7 @@ OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
 LOG="$OUT/gpu-log.txt"
 START=$(date +%s)
+MARK=$(mktemp)  # files newer than this one were written by this run
 left() { echo $((BUDGET - ($(date +%s) - START))); }
 
 install() {  # folder of wheels -> target folder
@@ -61,22 +63,26 @@ for name in ("brax", "brax.envs", "brax.training.agents.ppo.train", "brax.traini
 PY
 [ "${PIPESTATUS[0]}" = 0 ] || { echo "== imports failed: see above" | tee -a "$LOG"; exit 4; }
 
-# name, seconds (measured on the H200: brax_ppo 154 s, throughput 113, compile_time 143, ppo_peers with sb3 and
-# sbx > 375 with 3 rounds; the rest are estimates), command. Runs so far: 2026-11-26 brax_ppo, throughput,
-# compile_time, PPO CartPole of ppo_peers. The plan (2026-11-27): what the GPU rows of the issue still lack, the
-# kernel-count diagnostic of the gap to rejax first. On the GPU machine SB3 runs on its CPU (device="cpu"), and
-# sbx's tiny-batch steps take minutes per case, so the peer tables there compare with rejax, the JAX peer.
+# name, seconds (measured on the H200: launches 57 s, brax_ppo 100-154, ppo_peers with rejax 54 (with sb3 and
+# sbx > 375 for 3 rounds of one case), offpolicy_peers with rejax 92, brax_overhead 40, brax_sac 187,
+# throughput 113, compile_time 143, time_to_return 48 + 77 for its two cases; es is an estimate), command.
+# Runs so far: 2026-11-26 brax_ppo, throughput, compile_time, PPO CartPole of ppo_peers; 2026-11-27 launches,
+# brax_ppo, ppo_peers, offpolicy_peers, brax_overhead, brax_sac, time_to_return (es failed in its part 2, which
+# now runs on CPUs only). Next: es, then the rows measured before later changes (throughput's kernel rows
+# with the one-word action draw; compile times after networks.init_params). On the GPU machine SB3 runs on
+# its CPU (device="cpu") and sbx's tiny-batch steps take minutes per case, so the peer tables there compare
+# with rejax, the JAX peer.
 PLAN=(
-  "launches|90|bench/launches.py"
-  "brax_ppo|160|bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32 --iterations 20 --repeats 5"
-  "ppo_peers|150|bench/ppo_peers.py --rounds 1 --peers rejax --cases 'PPO CartPole-v1' 'PPO Pendulum-v1'"
-  "offpolicy_peers|150|bench/offpolicy_peers.py --rounds 1 --peers rejax"
   "es|150|bench/es.py --rounds 3 --repeats 2 --min-seconds 0.5"
-  "brax_overhead|150|bench/throughput.py --brax-only --brax-env brax/ant --brax-num-envs 2048 --brax-steps 64 --repeats 5"
-  "brax_sac|300|bench/brax_sac.py --env brax/ant --num-envs 256"
-  "time_to_return|420|bench/time_to_return.py --cases 'PPO CartPole-v1' 'SAC Pendulum-v1' --peers rejax --repeats 1"
   "throughput|120|bench/throughput.py --num-envs 16 256 4096 16384 65536 --num-seeds 1 16 64 256 --brax-env '' --repeats 3"
   "compile_time|150|bench/compile_time.py --repeats 1"
+  "launches|60|bench/launches.py"
+  "ppo_peers|120|bench/ppo_peers.py --rounds 1 --peers rejax --cases 'PPO CartPole-v1' 'PPO Pendulum-v1'"
+  "brax_ppo|160|bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32 --iterations 20 --repeats 5"
+  "offpolicy_peers|120|bench/offpolicy_peers.py --rounds 1 --peers rejax"
+  "brax_overhead|60|bench/throughput.py --brax-only --brax-env brax/ant --brax-num-envs 2048 --brax-steps 64 --repeats 5"
+  "time_to_return|150|bench/time_to_return.py --cases 'PPO CartPole-v1' 'SAC Pendulum-v1' --peers rejax --repeats 1"
+  "brax_sac|200|bench/brax_sac.py --env brax/ant --num-envs 256"
 )
 for entry in "${PLAN[@]}"; do
   IFS='|' read -r name estimate command <<<"$entry"
@@ -91,6 +97,9 @@ for entry in "${PLAN[@]}"; do
   eval timeout "$(left)" python3 $command 2>&1 | tee -a "$LOG"
   echo "== $name: exit ${PIPESTATUS[0]} after $(( $(date +%s) - t0 ))s" | tee -a "$LOG"
 done
-tar czf "$OUT/gpu-results.tgz" $(ls bench/results/*-gpu*.json bench/results/*-gpu*.png 2>/dev/null) 2>/dev/null \
+# only the files this run wrote: the working tree brings the earlier GPU results along, and on a machine kept
+# warm between calls a file of the call before is newer than its copy here
+NEW=$(find bench/results -newer "$MARK" -name '*-gpu*' \( -name '*.json' -o -name '*.png' \) | sort)
+tar czf "$OUT/gpu-results.tgz" $NEW 2>/dev/null \
   && echo "== results: $(tar tzf "$OUT/gpu-results.tgz" | tr '\n' ' ')" | tee -a "$LOG" \
   || echo "== no result files were written" | tee -a "$LOG"
