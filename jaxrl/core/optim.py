@@ -18,7 +18,9 @@ def make_optimizer(lr, max_grad_norm, anneal_steps: int | None = None, kind: str
         opt = optax.sgd(schedule)
     else:
         raise ValueError(f"unknown optimizer {kind!r}; allowed: adam, rmsprop, sgd")
-    return optax.chain(optax.clip_by_global_norm(max_grad_norm), opt)
+    # flatten: the clip and the update see one vector instead of one array per layer, so the global norm is
+    # one reduction and the update one elementwise pass (on a GPU, each per-leaf piece is a kernel of its own)
+    return optax.flatten(optax.chain(optax.clip_by_global_norm(max_grad_norm), opt))
 
 
 def gradient_step(tx: optax.GradientTransformation, params, grads, opt_state):
