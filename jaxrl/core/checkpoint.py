@@ -50,6 +50,31 @@ def load(directory: str | Path, target):
                                   f"{meta['sha256'][:12]}… recorded when it was written "
                                   f"({len(data)} bytes now, {meta.get('bytes')} then)")
     try:
-        return serialization.from_bytes(target, data)
+        restored = serialization.from_bytes(target, data)
     except Exception as e:  # msgpack or structure mismatch
         raise CheckpointError(f"checkpoint {path} cannot be restored: {type(e).__name__}: {e}") from None
+    _check_fits(path, restored, target)
+    return restored
+
+
+def _check_fits(path: Path, restored, target) -> None:
+    """flax restores a state dict into `target` by its keys and leaves a mismatched subtree as it was stored
+    (a dict where an array belongs, an array of another shape): such a checkpoint is refused by name."""
+    import jax
+
+    got, _ = jax.tree_util.tree_flatten_with_path(restored)
+    want, _ = jax.tree_util.tree_flatten_with_path(target)
+    got_paths = [jax.tree_util.keystr(p) for p, _ in got]
+    want_paths = [jax.tree_util.keystr(p) for p, _ in want]
+    if got_paths != want_paths:
+        first = next((w for g, w in zip(got_paths, want_paths) if g != w), (want_paths + got_paths)[-1])
+        raise CheckpointError(
+            f"checkpoint {path} does not fit this run's state: it holds {len(got_paths)} arrays where "
+            f"{len(want_paths)} are expected, first differing at {first} (written by another jaxrl version "
+            f"or another config?)")
+    for (p, g), (_, w) in zip(got, want):
+        if hasattr(w, "shape") and (getattr(g, "shape", None) != w.shape or getattr(g, "dtype", None) != w.dtype):
+            raise CheckpointError(
+                f"checkpoint {path} does not fit this run's state: {jax.tree_util.keystr(p)} is "
+                f"{getattr(g, 'dtype', type(g).__name__)}{list(getattr(g, 'shape', []))} in the checkpoint, "
+                f"{w.dtype}{list(w.shape)} expected (written by another jaxrl version or another config?)")
