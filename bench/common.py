@@ -13,6 +13,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -130,10 +131,13 @@ def merge_cases(into: Path, new: dict, reason: str) -> dict:
             old[key].update({case: new[key][case] for case in cases if case in new[key]})
     run = {k: new[k] for k in ("command", "date", "device", "cpu_model", "versions", "repeats", "num_seeds")
            if k in new}
+    if "merged_runs" not in old and old.get("source"):  # how the file was first made, kept in its source
+        old["first_source"] = old["source"]
     old.setdefault("merged_runs", []).append(dict(run, cases=cases, reason=reason))
     merged = {case for m in old["merged_runs"] for case in m["cases"]}
     kept = [case for case in old["results"] if case not in merged]
-    old["source"] = ((f"{', '.join(kept)} from the run of {old['date']} (`{old['command']}`); " if kept else "")
+    first = f" ({old['first_source'].rstrip('.')})" if old.get("first_source") else ""
+    old["source"] = ((f"{', '.join(kept)} from the run of {old['date']} (`{old['command']}`{first}); " if kept else "")
                      + "; ".join(f"{', '.join(m['cases'])} re-run on {m['date']}"
                                  + (f" on {m['cpu_model']}" if m.get("cpu_model") else "")
                                  + f" (`{m['command']}`): {m['reason']}" for m in old["merged_runs"]))
@@ -287,6 +291,9 @@ def check_merge_args(p, args, *changed: str) -> None:
     if args.merge_into and (not args.reason or args.quick or any(getattr(args, c) for c in changed)):
         p.error("--merge-into takes a full run (no --quick" + "".join(f", --{c}" for c in changed)
                 + ") and a --reason")
+    if args.merge_into and not args.out:  # the run's own file would be the file it merges into, and lose its
+        # other cases: it goes to a temporary folder instead
+        args.out = str(Path(tempfile.mkdtemp(prefix="jaxrl-merge-")) / Path(args.merge_into).name)
 
 
 def merge_run(args, result: dict, plot) -> None:

@@ -360,9 +360,10 @@ def test_merge_cases_replaces_the_cases_run_and_says_where_each_came_from(tmp_pa
                      "cases": {c: {"threshold": 1.0, "date": date} for c in cases}}, **extra)
 
     into = tmp_path / "ttr.json"
-    into.write_text(json.dumps(result("d1", ["A", "B", "C"])))
+    into.write_text(json.dumps(result("d1", ["A", "B", "C"], source="copied from a log")))
     merged = merge_cases(into, result("d2", ["B"]), "the preset changed")
     assert [merged["results"][c]["date"] for c in "ABC"] == ["d1", "d2", "d1"]
+    assert "(copied from a log)" in merged["source"]  # how the file was first made is kept
     assert merged["cases"]["B"]["date"] == "d2" and merged["date"] == "d1"
     assert "A, C from the run of d1" in merged["source"] and "B re-run on d2 (`run d2`): the preset changed" in merged["source"]
     merged = merge_cases(into, result("d3", ["C"]), "again")
@@ -375,3 +376,100 @@ def test_merge_cases_replaces_the_cases_run_and_says_where_each_came_from(tmp_pa
     with pytest.raises(ValueError, match="its device is 'cpu'"):
         merge_cases(into, dict(result("d4", ["A"]), device="gpu"), "x")
     assert json.loads(into.read_text()) == merged  # a refused merge leaves the file as it was
+
+
+_HLO = """HloModule jit_f, entry_computation_layout={(f32[4]{0})->f32[4]{0}}
+
+%fused_computation (param_0: f32[4]) -> f32[4] {
+  %param_0 = f32[4]{0} parameter(0)
+  ROOT %exponential.0 = f32[4]{0} exponential(%param_0)
+}
+
+%inner_body (arg: (s32[], f32[4])) -> (s32[], f32[4]) {
+  %arg = (s32[], f32[4]{0}) parameter(0)
+  %x = f32[4]{0} get-tuple-element(%arg), index=1
+  %fusion.1 = f32[4]{0} fusion(%x), kind=kLoop, calls=%fused_computation, metadata={op_name="jit(f)/while/body/exp"}
+  ROOT %t = (s32[], f32[4]{0}) tuple(%i, %fusion.1)
+}
+
+%inner_cond (arg: (s32[], f32[4])) -> pred[] {
+  %arg = (s32[], f32[4]{0}) parameter(0)
+  ROOT %lt = pred[] compare(%i, %n), direction=LT
+}
+
+%outer_body (arg: (s32[], f32[4])) -> (s32[], f32[4]) {
+  %arg = (s32[], f32[4]{0}) parameter(0)
+  %fusion.2 = f32[4]{0} fusion(%x), kind=kLoop, calls=%fused_computation
+  %copy.1 = f32[4]{0} copy(%fusion.2)
+  %w = (s32[], f32[4]{0}) while(%arg), condition=%inner_cond, body=%inner_body, backend_config={"known_trip_count":{"n":"4"}}
+  ROOT %t = (s32[], f32[4]{0}) tuple(%i, %copy.1)
+}
+
+%outer_cond (arg: (s32[], f32[4])) -> pred[] {
+  %arg = (s32[], f32[4]{0}) parameter(0)
+  ROOT %lt = pred[] compare(%i, %n), direction=LT
+}
+
+%walk_body (arg: f32[4]) -> f32[4] {
+  %arg = f32[4]{0} parameter(0)
+  ROOT %fusion.3 = f32[4]{0} fusion(%arg), kind=kLoop, calls=%fused_computation
+}
+
+%walk_cond (arg: f32[4]) -> pred[] {
+  %arg = f32[4]{0} parameter(0)
+  ROOT %any = pred[] fusion(%arg), kind=kInput, calls=%fused_computation
+}
+
+ENTRY %main (Arg_0: f32[4]) -> f32[4] {
+  %Arg_0 = f32[4]{0} parameter(0)
+  %fusion.4 = f32[4]{0} fusion(%Arg_0), kind=kLoop, calls=%fused_computation
+  %w0 = (s32[], f32[4]{0}) while(%t0), condition=%outer_cond, body=%outer_body, backend_config={"known_trip_count":{"n":"3"}}
+  %w1 = f32[4]{0} while(%fusion.4), condition=%walk_cond, body=%walk_body
+  ROOT %c = f32[4]{0} custom-call(%w1), custom_call_target="foo"
+}
+"""
+
+
+def test_a_merged_run_writes_its_own_file_elsewhere(tmp_path):
+    """Without --out, a run's own file would be the --merge-into file (its default path), and the cases
+    it did not run would be lost before the merge."""
+    import argparse
+
+    from common import add_round_args, check_merge_args
+
+    p = argparse.ArgumentParser()
+    add_round_args(p, ["A", "B"], ["rejax"], "smoke")
+    into = tmp_path / "ppo-peers-cpu.json"
+    args = p.parse_args(["--cases", "A", "--merge-into", str(into), "--reason", "why"])
+    check_merge_args(p, args)
+    assert args.out and Path(args.out).parent != into.parent and Path(args.out).name == into.name
+    args = p.parse_args(["--cases", "A", "--merge-into", str(into), "--reason", "why", "--out", "x.json"])
+    check_merge_args(p, args)
+    assert args.out == "x.json"
+
+
+def test_launch_counter_multiplies_kernels_through_nested_loops():
+    import launches
+
+    c = launches.count(_HLO)
+    # entry: fusion.4 + custom-call = 2; outer loop x3: (fusion.2 + copy + inner x4 (fusion.1 + cond 1) + cond 1)
+    # + the inner cond's exit test, then the outer cond's exit test; the walk loop (no trip count) counts once
+    inner = 4 * (1 + 1) + 1
+    outer = 3 * (2 + inner + 1) + 1
+    assert c["kernels_per_call"] == 2 + outer + (1 + 1) + 1
+    assert c["loop_iterations_per_call"] == 3 * (1 + 4) + 1
+    assert c["loops_without_trip_count"] == 1
+    loops = {(row["depth"], row["trip_count"]): row for row in c["loops"]}
+    assert loops[(1, 4)]["kernels_in_body"] == {"body/exp": 1}
+    assert loops[(0, 3)]["kernels_per_iteration"] == 2 + inner + 1
+    assert c["kernel_instructions"] == {"fusion": 5, "compare": 2, "custom-call": 1, "copy": 1}
+
+
+def test_launch_counter_reads_a_real_program():
+    import jax
+    import launches
+
+    f = jax.jit(lambda x: jax.lax.fori_loop(0, 7, lambda i, y: jax.numpy.sin(y) * 2.0 + i, x))
+    c = launches.count(f.lower(jax.numpy.ones(8)).compile().as_text())
+    assert 7 in [row["trip_count"] for row in c["loops"]]
+    assert c["kernels_per_call"] >= 7 and c["loop_iterations_per_call"] >= 7
