@@ -37,12 +37,16 @@ def test_ppo_continuous_pendulum_reaches_minus_300_over_2_seeds(tmp_path):
 
 
 @pytest.mark.xdist_group("learn-brax")
-def test_ppo_brax_inverted_pendulum_reaches_900_over_2_seeds(tmp_path):
-    config = load_config(["env=brax/inverted_pendulum", "num_seeds=2", "eval_episodes=4", "log_every=50"])
+def test_ppo_brax_inverted_pendulum_reaches_900_iqm_over_8_seeds(tmp_path):
+    """Most seeds reach 1000 in the preset's 300k steps, but about one in ten ends between 580 and 830 (44
+    seeds: 24 with the flattened optimiser, mean 953; 20 with the per-layer one, mean 957). A mean over 2
+    seeds failed on such a seed, so the test takes 8 seeds and their interquartile mean (the middle four)."""
+    config = load_config(["env=brax/inverted_pendulum", "num_seeds=8", "eval_episodes=4", "log_every=50"])
     assert config.total_env_steps == 300_000  # configs/ layering: the preset
     summary = train_and_save(config, tmp_path, verbose=False)
     per_seed = measured("ppo brax/inverted_pendulum", summary)
-    assert per_seed.mean() >= 900, per_seed
+    assert per_seed.shape == (8,)
+    assert np.sort(per_seed)[2:6].mean() >= 900, per_seed
 
 
 @pytest.mark.xdist_group("learn-es")
