@@ -67,7 +67,9 @@ def _check_fits(path: Path, restored, target) -> None:
     got_paths = [jax.tree_util.keystr(p) for p, _ in got]
     want_paths = [jax.tree_util.keystr(p) for p, _ in want]
     if got_paths != want_paths:
-        first = next((w for g, w in zip(got_paths, want_paths) if g != w), (want_paths + got_paths)[-1])
+        n = min(len(got_paths), len(want_paths))
+        first = next((w for g, w in zip(got_paths, want_paths) if g != w),
+                     want_paths[n] if len(want_paths) > n else got_paths[n])  # one is the other's prefix
         raise CheckpointError(
             f"checkpoint {path} does not fit this run's state: it holds {len(got_paths)} arrays where "
             f"{len(want_paths)} are expected, first differing at {first} (written by another jaxrl version "
