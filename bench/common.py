@@ -305,11 +305,11 @@ def merge_run(args, result: dict, plot) -> None:
         print(f"merged {', '.join(result['results'])} into {args.merge_into}")
 
 
-def jaxrl_side(overrides: list[str], steps: int, num_seeds: int, repeats: int):
+def jaxrl_side(overrides: list[str], steps: int, num_seeds: int, repeats: int, hlo: bool = False):
     """jaxrl's training program for config `overrides` (key=value strings) with `steps` env steps per seed and
     `num_seeds` seeds vmapped in one call, compiled once (timed users' way: `make_train_many`). Returns a
     function that times `repeats` calls of it and returns a row: seconds (median), times, env_steps (all
-    seeds), compile_seconds."""
+    seeds), compile_seconds, and with `hlo` the compiled program's text."""
     import jax
 
     from jaxrl.config import load_config
@@ -317,7 +317,7 @@ def jaxrl_side(overrides: list[str], steps: int, num_seeds: int, repeats: int):
 
     config = load_config([*overrides, f"total_env_steps={steps}", f"num_seeds={num_seeds}"])
     keys = jax.random.split(jax.random.PRNGKey(0), num_seeds)
-    call, info = compile_timed(make_train_many(config), keys)
+    call, info = compile_timed(make_train_many(config), keys, hlo=hlo)
 
     def timed() -> dict:
         seconds, times = median_time(call, repeats)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import compile_timed, median_time, provenance, run_peer, write_result  # noqa: E402
+from common import jaxrl_side, provenance, run_peer, write_result  # noqa: E402
 
 CASES = ("PPO CartPole-v1", "PPO Pendulum-v1")
 # instructions that are no kernel of their own (bookkeeping, or control flow counted through its callees)
@@ -162,18 +162,10 @@ def count(text: str) -> dict:
 
 
 def ours(case: str, steps: int, repeats: int) -> dict:
-    import jax
-
     import ppo_peers
-    from jaxrl.config import load_config
-    from jaxrl.core.train import make_train_many
 
     algo, env_id = case.split()
-    config = load_config([*ppo_peers.ours(algo.lower(), env_id, ppo_peers.CASES[case]), f"total_env_steps={steps}",
-                          "num_seeds=1"])
-    call, info = compile_timed(make_train_many(config), jax.random.split(jax.random.PRNGKey(0), 1), hlo=True)
-    seconds, times = median_time(call, repeats)
-    return {"hlo": info.pop("hlo"), "compile_seconds": info["compile_seconds"], "seconds": seconds, "times": times}
+    return jaxrl_side(ppo_peers.ours(algo.lower(), env_id, ppo_peers.CASES[case]), steps, 1, repeats, hlo=True)()
 
 
 def rejax(case: str, steps: int, repeats: int) -> dict:

@@ -378,6 +378,24 @@ def test_merge_cases_replaces_the_cases_run_and_says_where_each_came_from(tmp_pa
     assert json.loads(into.read_text()) == merged  # a refused merge leaves the file as it was
 
 
+def test_a_merged_run_writes_its_own_file_elsewhere(tmp_path):
+    """Without --out, a run's own file would be the --merge-into file (its default path), and the cases
+    it did not run would be lost before the merge."""
+    import argparse
+
+    from common import add_round_args, check_merge_args
+
+    p = argparse.ArgumentParser()
+    add_round_args(p, ["A", "B"], ["rejax"], "smoke")
+    into = tmp_path / "ppo-peers-cpu.json"
+    args = p.parse_args(["--cases", "A", "--merge-into", str(into), "--reason", "why"])
+    check_merge_args(p, args)
+    assert args.out and Path(args.out).parent != into.parent and Path(args.out).name == into.name
+    args = p.parse_args(["--cases", "A", "--merge-into", str(into), "--reason", "why", "--out", "x.json"])
+    check_merge_args(p, args)
+    assert args.out == "x.json"
+
+
 _HLO = """HloModule jit_f, entry_computation_layout={(f32[4]{0})->f32[4]{0}}
 
 %fused_computation (param_0: f32[4]) -> f32[4] {
@@ -428,24 +446,6 @@ ENTRY %main (Arg_0: f32[4]) -> f32[4] {
   ROOT %c = f32[4]{0} custom-call(%w1), custom_call_target="foo"
 }
 """
-
-
-def test_a_merged_run_writes_its_own_file_elsewhere(tmp_path):
-    """Without --out, a run's own file would be the --merge-into file (its default path), and the cases
-    it did not run would be lost before the merge."""
-    import argparse
-
-    from common import add_round_args, check_merge_args
-
-    p = argparse.ArgumentParser()
-    add_round_args(p, ["A", "B"], ["rejax"], "smoke")
-    into = tmp_path / "ppo-peers-cpu.json"
-    args = p.parse_args(["--cases", "A", "--merge-into", str(into), "--reason", "why"])
-    check_merge_args(p, args)
-    assert args.out and Path(args.out).parent != into.parent and Path(args.out).name == into.name
-    args = p.parse_args(["--cases", "A", "--merge-into", str(into), "--reason", "why", "--out", "x.json"])
-    check_merge_args(p, args)
-    assert args.out == "x.json"
 
 
 def test_launch_counter_multiplies_kernels_through_nested_loops():

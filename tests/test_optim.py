@@ -6,14 +6,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxrl.core.optim import make_optimizer
-
-
-def _per_leaf(kind, lr, max_grad_norm, anneal_steps, eps=1e-5):
-    schedule = optax.linear_schedule(lr, 0.0, anneal_steps) if anneal_steps else lr
-    opt = {"adam": lambda: optax.adam(schedule, eps=eps), "rmsprop": lambda: optax.rmsprop(schedule, decay=0.99, eps=eps),
-           "sgd": lambda: optax.sgd(schedule)}[kind]()
-    return optax.chain(optax.clip_by_global_norm(max_grad_norm), opt)
+from jaxrl.core.optim import make_optimizer, per_leaf_chain
 
 
 def _params(key):
@@ -27,7 +20,7 @@ def _params(key):
 def test_flattened_optimizer_steps_like_the_per_leaf_chain(kind, max_grad_norm):
     params = _params(jax.random.PRNGKey(0))
     loss = lambda p: sum(jnp.sum(jnp.sin(x) * (i + 1)) for i, x in enumerate(jax.tree.leaves(p)))
-    ours, reference = make_optimizer(3e-3, max_grad_norm, 10, kind), _per_leaf(kind, 3e-3, max_grad_norm, 10)
+    ours, reference = make_optimizer(3e-3, max_grad_norm, 10, kind), per_leaf_chain(3e-3, max_grad_norm, 10, kind)
     p_ours, s_ours = params, ours.init(params)
     p_ref, s_ref = params, reference.init(params)
     for _ in range(4):

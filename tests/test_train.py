@@ -122,13 +122,11 @@ def test_run_directory_eval_and_checkpoint(tmp_path, capsys):
 def test_a_checkpoint_of_another_layout_is_refused_by_name(tmp_path):
     """flax restores by keys and would leave a per-layer optimiser state (jaxrl before its optimiser was
     flattened) where one vector belongs, or an array of another shape: both are refused, naming the place."""
-    import optax
-
     from jaxrl.core import checkpoint
-    from jaxrl.core.optim import make_optimizer
+    from jaxrl.core.optim import make_optimizer, per_leaf_chain
 
     params = {"dense": {"kernel": jnp.ones((4, 3)), "bias": jnp.zeros(3)}, "log_std": jnp.ones(2)}
-    per_leaf = optax.chain(optax.clip_by_global_norm(0.5), optax.adam(1e-3, eps=1e-5))
+    per_leaf = per_leaf_chain(1e-3, 0.5)
     checkpoint.save(tmp_path, {"params": params, "opt": per_leaf.init(params)})
     with pytest.raises(CheckpointError, match=r"does not fit.*first differing at \['opt'\]"):
         checkpoint.load(tmp_path, {"params": params, "opt": make_optimizer(1e-3, 0.5).init(params)})

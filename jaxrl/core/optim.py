@@ -8,7 +8,17 @@ import optax
 
 def make_optimizer(lr, max_grad_norm, anneal_steps: int | None = None, kind: str = "adam",
                    eps: float = 1e-5) -> optax.GradientTransformation:
-    """`lr` and `max_grad_norm` may be traced (hyperparameters are inputs of `train`)."""
+    """`lr` and `max_grad_norm` may be traced (hyperparameters are inputs of `train`).
+
+    `per_leaf_chain` over one flat vector: the clip and the update see one array instead of one per layer, so
+    the global norm is one reduction and the update one elementwise pass (on a GPU, each per-leaf piece is a
+    kernel of its own)."""
+    return optax.flatten(per_leaf_chain(lr, max_grad_norm, anneal_steps, kind, eps))
+
+
+def per_leaf_chain(lr, max_grad_norm, anneal_steps: int | None = None, kind: str = "adam",
+                   eps: float = 1e-5) -> optax.GradientTransformation:
+    """Global-norm clipping, then Adam, RMSprop or SGD, with an optional linear learning-rate anneal."""
     schedule = optax.linear_schedule(lr, 0.0, anneal_steps) if anneal_steps else lr
     if kind == "adam":
         opt = optax.adam(schedule, eps=eps)
@@ -18,9 +28,7 @@ def make_optimizer(lr, max_grad_norm, anneal_steps: int | None = None, kind: str
         opt = optax.sgd(schedule)
     else:
         raise ValueError(f"unknown optimizer {kind!r}; allowed: adam, rmsprop, sgd")
-    # flatten: the clip and the update see one vector instead of one array per layer, so the global norm is
-    # one reduction and the update one elementwise pass (on a GPU, each per-leaf piece is a kernel of its own)
-    return optax.flatten(optax.chain(optax.clip_by_global_norm(max_grad_norm), opt))
+    return optax.chain(optax.clip_by_global_norm(max_grad_norm), opt)
 
 
 def gradient_step(tx: optax.GradientTransformation, params, grads, opt_state):
