@@ -1,6 +1,7 @@
 """How many device kernels and while-loop iterations one `train` call runs: jaxrl vs rejax (a diagnostic).
 
     .venv/bin/python bench/launches.py [--cases "PPO CartPole-v1" ...] [--repeats 5] [--quick] [--out F]
+                                       [--dump-hlo DIR]
 
 On a GPU, small-batch RL training (16 CartPole envs) is bound by launches, not arithmetic: every kernel
 costs a few microseconds of launch and scheduling, and every iteration of an XLA while loop copies its
@@ -24,6 +25,7 @@ JAX program but XLA's CPU fusion decisions. Writes bench/results/launches-<platf
 from __future__ import annotations
 
 import argparse
+import gzip
 import re
 import sys
 from pathlib import Path
@@ -183,6 +185,8 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--quick", action="store_true", help="a quarter of the env steps, 2 repeats")
     p.add_argument("--out", default=None)
+    p.add_argument("--dump-hlo", default=None, metavar="DIR",
+                   help="also write each side's optimized program to DIR/<case>-<side>.hlo.txt.gz")
     args = p.parse_args(argv)
     import ppo_peers
 
@@ -194,7 +198,13 @@ def main(argv=None):
         results[case] = {}
         for side, fn in (("jaxrl", ours), ("rejax", rejax)):
             run = fn(case, steps, repeats)
-            row = dict(count(run.pop("hlo")), **run)
+            text = run.pop("hlo")
+            if args.dump_hlo:
+                Path(args.dump_hlo).mkdir(parents=True, exist_ok=True)
+                name = f"{case.replace(' ', '-')}-{side}.hlo.txt.gz"
+                with gzip.open(Path(args.dump_hlo) / name, "wt") as f:
+                    f.write(text)
+            row = dict(count(text), **run)
             row["env_steps"] = steps
             row["microseconds_per_kernel"] = 1e6 * row["seconds"] / max(row["kernels_per_call"], 1)
             results[case][side] = row

@@ -73,11 +73,11 @@ PY
 # its CPU (device="cpu") and sbx's tiny-batch steps take minutes per case, so the peer tables there compare
 # with rejax, the JAX peer.
 PLAN=(
-  "es|150|bench/es.py --rounds 3 --repeats 2 --min-seconds 0.5"
+  "launches|60|bench/launches.py --dump-hlo $OUT/hlo"
+  "ppo_peers|120|bench/ppo_peers.py --rounds 1 --peers rejax --cases 'PPO CartPole-v1' 'PPO Pendulum-v1'"
+  "es|90|bench/es.py --rounds 3 --repeats 2 --min-seconds 0.5"
   "throughput|120|bench/throughput.py --num-envs 16 256 4096 16384 65536 --num-seeds 1 16 64 256 --brax-env '' --repeats 3"
   "compile_time|150|bench/compile_time.py --repeats 1"
-  "launches|60|bench/launches.py"
-  "ppo_peers|120|bench/ppo_peers.py --rounds 1 --peers rejax --cases 'PPO CartPole-v1' 'PPO Pendulum-v1'"
   "brax_ppo|160|bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32 --iterations 20 --repeats 5"
   "offpolicy_peers|120|bench/offpolicy_peers.py --rounds 1 --peers rejax"
   "brax_overhead|60|bench/throughput.py --brax-only --brax-env brax/ant --brax-num-envs 2048 --brax-steps 64 --repeats 5"
