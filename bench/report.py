@@ -301,6 +301,19 @@ def weight_gradients(r: dict) -> str:
                       lambda x: f"{x['standard_leading_axis_dots']} / {x['jaxrl_leading_axis_dots']}"))
 
 
+def ppo_update_ab(r: dict) -> str:
+    head = (f"One seed at the on-policy peer table's settings, median of {r['repeats']} interleaved calls per "
+            "side: PPO's minibatch loop carrying the parameter pytree and writing each metric on its own "
+            "(`pytree`), then with the metrics stacked (`stacked`), vs carrying the parameters as one vector as "
+            "well (`jaxrl`); a diagnostic, not a comparison with a peer. Kernels are counted from XLA's "
+            "optimized program as in `launches.py`.\n")
+    extra = ("kernels per gradient step (pytree / stacked / jaxrl); s stacked; identical outputs",
+             lambda x: (f"{x['pytree_kernels_per_gradient_step']} / {x['stacked_kernels_per_gradient_step']} / "
+                        f"{x['jaxrl_kernels_per_gradient_step']}; {x['stacked_seconds']:.3f}; "
+                        + ("yes" if x["identical_outputs"] else "**no**")))
+    return _ab_table(r, head, ("pytree", "jaxrl"), extra)
+
+
 SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),
             ("offpolicy-peers", "Off-policy training throughput vs peers", offpolicy_peers),
             ("throughput", "Kernel overhead and scaling", throughput),
@@ -312,7 +325,8 @@ SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),
             ("brax-sac", "SAC on brax vs brax's own trainer", brax_sac),
             ("es", "Evolution strategies vs a plain evosax loop", es),
             ("prng-lowering", "Threefry lowered rolled (JAX's CPU default) vs unrolled", prng_lowering),
-            ("weight-gradients", "Dense weight gradients: standard form vs jaxrl's CPU layout", weight_gradients)]
+            ("weight-gradients", "Dense weight gradients: standard form vs jaxrl's CPU layout", weight_gradients),
+            ("ppo-update-ab", "PPO's minibatch loop: parameter pytree vs one vector", ppo_update_ab)]
 
 
 def render() -> str:

@@ -53,3 +53,23 @@ def test_unrolled_walk_steps_do_not_change_the_permutation(n, monkeypatch):
     monkeypatch.setattr(minibatch, "UNROLLED_WALKS", 0)
     for k, u in zip(keys, unrolled):
         np.testing.assert_array_equal(u, np.asarray(minibatch.shuffle_indices(k, n)))
+
+
+@pytest.mark.parametrize("extra", [{}, {"vector": jnp.ones(3)}, {"count": jnp.int32(1)}])
+def test_minibatch_metrics_keep_their_structure_and_means(extra):
+    # scalar metrics of one dtype travel through the scan as one stacked vector; anything else (a vector,
+    # another dtype) keeps the per-metric outputs. Either way each metric comes back averaged over all steps.
+    data = {"x": jnp.arange(64.0)}
+
+    def step(carry, mb):
+        return carry + 1, {"sum": mb["x"].sum(), "nested": {"max": mb["x"].max()}, **extra}
+
+    _, metrics = minibatch_epochs(jax.random.PRNGKey(2), 0, data, 2, 4, step)
+    assert set(metrics) == {"sum", "nested", *extra} and set(metrics["nested"]) == {"max"}
+    assert float(metrics["sum"]) == pytest.approx(2 * 64 * 63 / 2 / 8)  # every sample twice, over 8 steps
+    # the mean of the minibatch maxima, computed by hand from the same shuffles
+    perms = [np.asarray(shuffle_indices(k, 64)) for k in jax.random.split(jax.random.PRNGKey(2), 2)]
+    expected = np.mean([p.reshape(4, 16).max(1) for p in perms])
+    assert float(metrics["nested"]["max"]) == pytest.approx(expected)
+    for name, value in extra.items():
+        assert jnp.shape(metrics[name]) == () and float(metrics[name]) == pytest.approx(float(jnp.mean(value)))

@@ -111,6 +111,24 @@ def test_ppo_penalty_adapts_its_coefficient():
     assert float(metrics["kl"]) < 0.5 / 1.5 and float(state.kl_coef) == 0.5  # below: β halves
 
 
+@pytest.mark.xdist_group("ppo-options")
+@pytest.mark.parametrize("overrides", [[], ["algo.target_kl=0.002"]])
+def test_ppo_minibatch_loop_on_one_parameter_vector_updates_like_the_pytree_loop(overrides, monkeypatch):
+    # the minibatch loop carries the parameters as one vector (one optimiser pass per step on a GPU); with
+    # the pytree carried instead, every parameter and metric must come out the same
+    from jaxrl.agents import ppo
+
+    flat_state, flat_metrics = ppo_update(["algo.lr=1e-2", *overrides])
+    monkeypatch.setattr(ppo, "flat_params", lambda params: (params, lambda p: p))
+    tree_state, tree_metrics = ppo_update(["algo.lr=1e-2", *overrides])
+    assert jax.tree.structure(flat_state) == jax.tree.structure(tree_state)
+    for a, b in zip(jax.tree.leaves((flat_state, flat_metrics)), jax.tree.leaves((tree_state, tree_metrics))):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(jax.tree.leaves(flat_state.params),
+                                                         jax.tree.leaves(ppo_update(["algo.lr=0"])[0].params)))
+    assert moved > 1e-3  # the update did move the parameters
+
+
 def learn(algo, env, out_dir, seeds=2):
     config = load_config([f"algo={algo}", f"env={env}", f"num_seeds={seeds}", "eval_episodes=4", "log_every=100"])
     return np.asarray(train_and_save(config, out_dir, verbose=False)["final_return_per_seed"], float)

@@ -73,6 +73,7 @@ PY
 # its CPU (device="cpu") and sbx's tiny-batch steps take minutes per case, so the peer tables there compare
 # with rejax, the JAX peer.
 PLAN=(
+  "ppo_update_ab|90|bench/ppo_update_ab.py --repeats 7"
   "launches|60|bench/launches.py --dump-hlo $OUT/hlo"
   "ppo_peers|120|bench/ppo_peers.py --rounds 1 --peers rejax --cases 'PPO CartPole-v1' 'PPO Pendulum-v1'"
   "es|90|bench/es.py --rounds 3 --repeats 2 --min-seconds 0.5"

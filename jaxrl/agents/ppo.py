@@ -22,7 +22,7 @@ from jaxrl.agents.onpolicy import (OnPolicyConfig, TrainState, actor_critic, app
 from jaxrl.core import losses
 from jaxrl.core.minibatch import flatten_time_env, minibatch_epochs
 from jaxrl.core.networks import ActorCritic
-from jaxrl.core.optim import make_optimizer
+from jaxrl.core.optim import flat_params, make_optimizer
 from jaxrl.core.returns import gae
 
 
@@ -113,10 +113,12 @@ def make_agent(config: PPOConfig, env, num_iterations: int) -> Agent:
         data = flatten_time_env({"obs": batch.obs, "action": batch.action, "log_prob": batch.extras["log_prob"],
                                  "value": batch.extras["value"], "advantage": advantages, "target": targets})
         tx = optimizer(hp)
+        flat, unflatten = flat_params(train.params)  # the minibatch loop carries the parameters as one vector
 
         def step(carry, mb):
             train, stopped = carry
-            grads, metrics = jax.grad(loss_fn, has_aux=True)(train.params, mb, kl_coef, hp)
+            flat_loss = lambda flat: loss_fn(unflatten(flat), mb, kl_coef, hp)
+            grads, metrics = jax.grad(flat_loss, has_aux=True)(train.params)
             if config.target_kl is None:
                 return (apply_gradients(tx, train, grads), stopped), metrics
             stopped = jnp.logical_or(stopped, metrics["approx_kl"] > config.target_kl)
@@ -124,8 +126,9 @@ def make_agent(config: PPOConfig, env, num_iterations: int) -> Agent:
             train = jax.tree.map(lambda old, new: jnp.where(stopped, old, new), train, stepped)
             return (train, stopped), dict(metrics, skipped_steps=stopped.astype(jnp.float32))
 
-        (train, _), metrics = minibatch_epochs(key, (train, jnp.asarray(False)), data, config.num_epochs,
-                                               config.num_minibatches, step)
+        (train, _), metrics = minibatch_epochs(key, (TrainState(flat, train.opt_state), jnp.asarray(False)), data,
+                                               config.num_epochs, config.num_minibatches, step)
+        train = TrainState(unflatten(train.params), train.opt_state)
         if not penalty:
             return train, metrics
         dist, _ = network.apply(train.params, data["obs"])

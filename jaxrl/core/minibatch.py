@@ -59,6 +59,12 @@ def shuffle_indices(key: jax.Array, n: int) -> jax.Array:
     return y.astype(jnp.int32)
 
 
+def _stackable(leaves) -> bool:
+    """Whether a step's metrics can travel as one vector: scalars, all of one dtype."""
+    return bool(leaves) and all(jnp.shape(x) == () and jnp.result_type(x) == jnp.result_type(leaves[0])
+                                for x in leaves)
+
+
 def minibatch_epochs(key: jax.Array, carry: Any, data: Any, num_epochs: int, num_minibatches: int,
                      step_fn: Callable[[Any, Any], tuple[Any, dict]]) -> tuple[Any, dict]:
     """Run `step_fn(carry, minibatch) -> (carry, metrics)` over `num_epochs` shuffled passes of
@@ -67,11 +73,25 @@ def minibatch_epochs(key: jax.Array, carry: Any, data: Any, num_epochs: int, num
     if size % num_minibatches:
         raise ValueError(f"batch of {size} samples is not divisible into {num_minibatches} minibatches")
 
+    structure = []  # the metrics' tree structure, seen while tracing `step_fn`
+
+    def stacked_step(carry, minibatch):
+        """`step_fn` with its scalar metrics stacked into one vector: the scan then writes one output per
+        step instead of one per metric (on a GPU, each write is a kernel of its own)."""
+        carry, metrics = step_fn(carry, minibatch)
+        leaves, treedef = jax.tree.flatten(metrics)
+        if not _stackable(leaves):
+            return carry, metrics  # the scan keeps the metrics as they are
+        structure.append(treedef)
+        return carry, jnp.stack(leaves)
+
     def epoch(carry, epoch_key):
         perm = shuffle_indices(epoch_key, size)
         shuffled = jax.tree.map(lambda x: jnp.take(x, perm, axis=0).reshape(
             (num_minibatches, size // num_minibatches) + x.shape[1:]), data)
-        return jax.lax.scan(step_fn, carry, shuffled)
+        return jax.lax.scan(stacked_step, carry, shuffled)
 
     carry, metrics = jax.lax.scan(epoch, carry, jax.random.split(key, num_epochs))
+    if structure:  # [epochs, minibatches, metric] -> the metrics' own structure, each averaged over all steps
+        return carry, jax.tree.unflatten(structure[-1], list(jnp.mean(metrics, axis=(0, 1))))
     return carry, jax.tree.map(jnp.mean, metrics)

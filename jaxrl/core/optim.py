@@ -4,6 +4,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import optax
+from jax.flatten_util import ravel_pytree
 
 
 def make_optimizer(lr, max_grad_norm, anneal_steps: int | None = None, kind: str = "adam",
@@ -29,6 +30,16 @@ def per_leaf_chain(lr, max_grad_norm, anneal_steps: int | None = None, kind: str
     else:
         raise ValueError(f"unknown optimizer {kind!r}; allowed: adam, rmsprop, sgd")
     return optax.chain(optax.clip_by_global_norm(max_grad_norm), opt)
+
+
+def flat_params(params):
+    """(params as one vector, the function that gives the pytree back) for a loop of gradient steps.
+
+    A loop that carries this vector instead of the pytree differentiates with respect to it and applies
+    `make_optimizer`'s flat update to it in one elementwise pass: the optimiser state is the same (it
+    already holds one vector per moment, in this order), and so are the values. Carrying the pytree, each
+    step split the flat update back into one addition per layer (on a GPU, a kernel each)."""
+    return ravel_pytree(params)
 
 
 def gradient_step(tx: optax.GradientTransformation, params, grads, opt_state):
