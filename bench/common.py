@@ -305,11 +305,24 @@ def merge_run(args, result: dict, plot) -> None:
         print(f"merged {', '.join(result['results'])} into {args.merge_into}")
 
 
-def jaxrl_side(overrides: list[str], steps: int, num_seeds: int, repeats: int, hlo: bool = False):
+def profiled(call) -> dict:
+    """One more call of `call` under `jax.profiler.trace`: its seconds, and what the device spent them on
+    (bench/peers/trace_summary.py, which the peers' workers use too)."""
+    import jax
+
+    sys.path.insert(0, str(PEER_WORKERS))
+    from trace_summary import profile_call
+
+    return profile_call(jax, call)
+
+
+def jaxrl_side(overrides: list[str], steps: int, num_seeds: int, repeats: int, hlo: bool = False,
+               profile: bool = False):
     """jaxrl's training program for config `overrides` (key=value strings) with `steps` env steps per seed and
     `num_seeds` seeds vmapped in one call, compiled once (timed users' way: `make_train_many`). Returns a
     function that times `repeats` calls of it and returns a row: seconds (median), times, env_steps (all
-    seeds), compile_seconds, and with `hlo` the compiled program's text."""
+    seeds), compile_seconds, with `hlo` the compiled program's text, and with `profile` one more call
+    under the profiler (see `profiled`)."""
     import jax
 
     from jaxrl.config import load_config
@@ -321,7 +334,8 @@ def jaxrl_side(overrides: list[str], steps: int, num_seeds: int, repeats: int, h
 
     def timed() -> dict:
         seconds, times = median_time(call, repeats)
-        return dict(info, seconds=seconds, times=times, env_steps=steps * num_seeds)
+        row = dict(info, seconds=seconds, times=times, env_steps=steps * num_seeds)
+        return dict(row, **profiled(call)) if profile else row
 
     return timed
 

@@ -473,3 +473,50 @@ def test_launch_counter_reads_a_real_program():
     c = launches.count(f.lower(jax.numpy.ones(8)).compile().as_text())
     assert 7 in [row["trip_count"] for row in c["loops"]]
     assert c["kernels_per_call"] >= 7 and c["loop_iterations_per_call"] >= 7
+
+
+def test_trace_summary_adds_up_the_device_events_only(tmp_path):
+    """A Chrome trace as jax.profiler writes it: host events are left out; the device's busy time is the
+    union of its streams' intervals (overlaps count once)."""
+    import gzip
+
+    sys.path.insert(0, str(ROOT / "bench" / "peers"))
+    from trace_summary import summarize
+
+    run = tmp_path / "plugins" / "profile" / "run1"
+    run.mkdir(parents=True)
+    events = [{"ph": "M", "pid": 1, "name": "process_name", "args": {"name": "/host:CPU"}},
+              {"ph": "M", "pid": 2, "name": "process_name", "args": {"name": "/device:GPU:0 (pid 2)"}},
+              {"ph": "X", "pid": 1, "tid": 1, "ts": 0, "dur": 1000, "name": "PjitFunction(train)"},
+              {"ph": "X", "pid": 2, "tid": 7, "ts": 10, "dur": 4, "name": "gemm_fusion_dot"},
+              {"ph": "X", "pid": 2, "tid": 8, "ts": 12, "dur": 4, "name": "loop_add_fusion"},  # overlaps by 2
+              {"ph": "X", "pid": 2, "tid": 7, "ts": 30, "dur": 2, "name": "gemm_fusion_dot"}]
+    with gzip.open(run / "host.trace.json.gz", "wt") as f:
+        json.dump({"traceEvents": events}, f)
+    s = summarize(str(tmp_path))
+    assert s["device_events"] == 3 and s["total_event_us"] == 10
+    assert s["busy_us"] == 8 and s["span_us"] == 22  # [10, 16) and [30, 32)
+    assert s["top_events"][0] == {"name": "gemm_fusion_dot", "count": 2, "total_us": 6, "mean_us": 3}
+    events = [e for e in events if e.get("pid") != 2]  # a CPU trace: said so, not an empty account
+    with gzip.open(run / "host.trace.json.gz", "wt") as f:
+        json.dump({"traceEvents": events}, f)
+    assert summarize(str(tmp_path))["device_events"] == 0 and "no device events" in summarize(str(tmp_path))["note"]
+    with pytest.raises(FileNotFoundError, match="no \\*.trace.json.gz"):
+        summarize(str(tmp_path / "elsewhere"))
+
+
+@pytest.mark.slow
+def test_ppo_update_ab_quick_run_gives_identical_outputs_and_fewer_step_kernels(tmp_path):
+    """The one-vector loop's claim: on the CPU, the same outputs bit for bit and fewer kernels per gradient
+    step than the pytree loop with per-metric outputs."""
+    import jax
+
+    out = tmp_path / "result.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "ppo_update_ab.py"), "--quick", "--cases",
+                           "PPO Pendulum-v1", "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    row = json.loads(out.read_text())["results"]["PPO Pendulum-v1"]
+    assert row["jaxrl_kernels_per_gradient_step"] < row["stacked_kernels_per_gradient_step"] \
+        < row["pytree_kernels_per_gradient_step"]
+    if jax.default_backend() == "cpu":
+        assert row["identical_outputs"] is True

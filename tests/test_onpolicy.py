@@ -112,21 +112,18 @@ def test_ppo_penalty_adapts_its_coefficient():
 
 
 @pytest.mark.xdist_group("ppo-options")
-@pytest.mark.parametrize("overrides", [[], ["algo.target_kl=0.002"]])
-def test_ppo_minibatch_loop_on_one_parameter_vector_updates_like_the_pytree_loop(overrides, monkeypatch):
+def test_ppo_minibatch_loop_on_one_parameter_vector_updates_like_the_pytree_loop(monkeypatch):
     # the minibatch loop carries the parameters as one vector (one optimiser pass per step on a GPU); with
     # the pytree carried instead, every parameter and metric must come out the same
     from jaxrl.agents import ppo
 
-    flat_state, flat_metrics = ppo_update(["algo.lr=1e-2", *overrides])
+    flat_state, flat_metrics = ppo_update(["algo.lr=1e-2"])
     monkeypatch.setattr(ppo, "flat_params", lambda params: (params, lambda p: p))
-    tree_state, tree_metrics = ppo_update(["algo.lr=1e-2", *overrides])
+    tree_state, tree_metrics = ppo_update(["algo.lr=1e-2"])
     assert jax.tree.structure(flat_state) == jax.tree.structure(tree_state)
     for a, b in zip(jax.tree.leaves((flat_state, flat_metrics)), jax.tree.leaves((tree_state, tree_metrics))):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
-    moved = max(float(np.abs(a - b).max()) for a, b in zip(jax.tree.leaves(flat_state.params),
-                                                         jax.tree.leaves(ppo_update(["algo.lr=0"])[0].params)))
-    assert moved > 1e-3  # the update did move the parameters
+    assert float(flat_metrics["approx_kl"]) > 1e-4  # the policy did move
 
 
 def learn(algo, env, out_dir, seeds=2):

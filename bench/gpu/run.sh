@@ -3,7 +3,7 @@
 #
 # Here, once:   bash bench/gpu/fetch_wheels.sh            # .whl/ (git-ignored), ~45 MB
 # There:        run(command="bash bench/gpu/run.sh 540", carry=[".whl"], timeout_s=600)
-#               run(command="bash bench/gpu/run.sh 540 ppo_peers compile_time es", carry=[".whl"])
+#               run(command="bash bench/gpu/run.sh 400 ppo_peers compile_time es", carry=[".whl"])
 # Then here:    copy the files it returns (gpu-results.tgz, gpu-log.txt) into bench/results/ with
 #               `tar xzf <files_at>/gpu-results.tgz`, and run .venv/bin/python bench/report.py.
 #
@@ -63,26 +63,28 @@ for name in ("brax", "brax.envs", "brax.training.agents.ppo.train", "brax.traini
 PY
 [ "${PIPESTATUS[0]}" = 0 ] || { echo "== imports failed: see above" | tee -a "$LOG"; exit 4; }
 
-# name, seconds (measured on the H200: launches 57 s, brax_ppo 100-154, ppo_peers with rejax 54 (with sb3 and
-# sbx > 375 for 3 rounds of one case), offpolicy_peers with rejax 92, brax_overhead 40, brax_sac 187,
-# throughput 113, compile_time 143, time_to_return 48 + 77 for its two cases; es is an estimate), command.
-# Runs so far: 2026-11-26 brax_ppo, throughput, compile_time, PPO CartPole of ppo_peers; 2026-11-27 launches,
-# brax_ppo, ppo_peers, offpolicy_peers, brax_overhead, brax_sac, time_to_return (es failed in its part 2, which
-# now runs on CPUs only). Next: es, then the rows measured before later changes (throughput's kernel rows
-# with the one-word action draw; compile times after networks.init_params). On the GPU machine SB3 runs on
-# its CPU (device="cpu") and sbx's tiny-batch steps take minutes per case, so the peer tables there compare
-# with rejax, the JAX peer.
+# name, seconds (measured on the H200: launches 57 s, brax_ppo 100-154, ppo_peers with rejax 54-60 (with sb3
+# and sbx > 375 for 3 rounds of one case), offpolicy_peers with rejax 92, brax_overhead 40, brax_sac 187,
+# throughput 113-121, compile_time 134-143, time_to_return 48 + 77 for its two cases, es 86, ppo_update_ab 70;
+# kernel_profile is an estimate), command.
+# Runs so far: 2026-11-26 brax_ppo, throughput, compile_time, PPO CartPole of ppo_peers; 2026-11-27 (two
+# sessions) launches, brax_ppo, ppo_peers, offpolicy_peers, brax_overhead, brax_sac, time_to_return, es,
+# throughput, compile_time, ppo_update_ab. Next: kernel_profile (why jaxrl's PPO kernels take longer each than
+# rejax's), then the PPO rows from before PPO's minibatch loop changed (brax_ppo, time_to_return). On the GPU
+# machine SB3 runs on its CPU (device="cpu") and sbx's tiny-batch steps take minutes per case, so the peer
+# tables there compare with rejax, the JAX peer.
 PLAN=(
+  "kernel_profile|90|bench/kernel_profile.py"
+  "brax_ppo|160|bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32 --iterations 20 --repeats 5"
+  "time_to_return|150|bench/time_to_return.py --cases 'PPO CartPole-v1' 'SAC Pendulum-v1' --peers rejax --repeats 1"
   "ppo_update_ab|90|bench/ppo_update_ab.py --repeats 7"
   "launches|60|bench/launches.py --dump-hlo $OUT/hlo"
   "ppo_peers|120|bench/ppo_peers.py --rounds 1 --peers rejax --cases 'PPO CartPole-v1' 'PPO Pendulum-v1'"
   "es|90|bench/es.py --rounds 3 --repeats 2 --min-seconds 0.5"
   "throughput|120|bench/throughput.py --num-envs 16 256 4096 16384 65536 --num-seeds 1 16 64 256 --brax-env '' --repeats 3"
   "compile_time|150|bench/compile_time.py --repeats 1"
-  "brax_ppo|160|bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32 --iterations 20 --repeats 5"
   "offpolicy_peers|120|bench/offpolicy_peers.py --rounds 1 --peers rejax"
   "brax_overhead|60|bench/throughput.py --brax-only --brax-env brax/ant --brax-num-envs 2048 --brax-steps 64 --repeats 5"
-  "time_to_return|150|bench/time_to_return.py --cases 'PPO CartPole-v1' 'SAC Pendulum-v1' --peers rejax --repeats 1"
   "brax_sac|200|bench/brax_sac.py --env brax/ant --num-envs 256"
 )
 for entry in "${PLAN[@]}"; do

@@ -77,6 +77,10 @@ def throughput(request):
            "env_steps": algo.total_timesteps}
     if request["mode"] == "hlo":  # the compiled program's text too (bench/launches.py counts its kernels)
         out["hlo"] = compiled.as_text()
+    if request["mode"] == "profile":  # one more call under the profiler (bench/kernel_profile.py)
+        from trace_summary import profile_call
+
+        out.update(profile_call(jax, lambda: jax.block_until_ready(compiled(key))))
     return out
 
 
@@ -113,7 +117,8 @@ def time_to_return(request):
 
 def main():
     request = json.loads(sys.stdin.read())
-    result = {"throughput": throughput, "hlo": throughput, "time_to_return": time_to_return}[request["mode"]](request)
+    result = {"throughput": throughput, "hlo": throughput, "profile": throughput,
+              "time_to_return": time_to_return}[request["mode"]](request)
     result["versions"] = {"rejax": _version("rejax"), "jax": jax.__version__, "gymnax": _version("gymnax")}
     result["device"] = f"{jax.devices()[0].platform}:{jax.devices()[0].device_kind}"
     print(json.dumps(result))

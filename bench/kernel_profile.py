@@ -1,0 +1,77 @@
+"""Where a PPO `train` call's time goes on the device: jaxrl vs rejax under `jax.profiler` (a diagnostic).
+
+    .venv/bin/python bench/kernel_profile.py [--cases "PPO CartPole-v1" ...] [--repeats 3] [--quick] [--out F]
+
+launches.py counts the kernels each side's program runs; on a GPU at 16 envs jaxrl's PPO now runs fewer
+kernels than rejax's yet takes longer, so its kernels cost more each. This script times each side at the
+settings of ppo_peers.py (one seed, median of --repeats calls after compilation), then runs one more call
+under `jax.profiler.trace` and sums the device's events (bench/peers/trace_summary.py): how many, their
+total duration, the time the device was busy (the union of the events' intervals), and the events with
+the largest total time. Busy time well below the call's wall time means the device waits on launches and
+loop conditions; busy time near it means the kernels themselves are slow, and the top events say which.
+The profiled call itself runs slower than an untraced one; compare its busy time with its own seconds.
+On a CPU the trace has no device events: the rows then hold the timings only.
+Writes bench/results/kernel-profile-<platform>.json.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import jaxrl_side, provenance, run_peer, write_result  # noqa: E402
+
+CASES = ("PPO CartPole-v1", "PPO Pendulum-v1")
+
+
+def sides(case: str, steps: int, repeats: int) -> dict:
+    import ppo_peers
+
+    algo, env_id = case.split()
+    settings = ppo_peers.CASES[case]
+    ours = jaxrl_side(ppo_peers.ours(algo.lower(), env_id, settings), steps, 1, repeats, profile=True)
+    request = dict(ppo_peers.rejax_request(ppo_peers.algo_config(algo.lower(), env_id, settings), steps, env_id,
+                                           repeats), mode="profile")
+    return {"jaxrl": ours, "rejax": lambda: run_peer("rejax", "rejax_worker.py", request)}
+
+
+def line(case: str, side: str, row: dict) -> str:
+    p = row["profile"]
+    text = f"{case:16s} {side:6s} {row['seconds']:.3f} s/call | profiled call {row['profiled_seconds']:.3f} s"
+    if not p.get("device_events"):
+        return text + f" | {p.get('note', 'no device events')}"
+    return (text + f" | {p['device_events']:,} device events, busy {p['busy_us'] / 1e6:.3f} s "
+            f"({p['busy_us'] / 1e6 / row['profiled_seconds']:.0%} of the profiled call), span "
+            f"{p['span_us'] / 1e6:.3f} s, median event {p['median_event_us']:.2f} us, mean "
+            f"{p['total_event_us'] / p['device_events']:.2f} us")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--quick", action="store_true", help="a quarter of the env steps, 1 repeat")
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    import ppo_peers
+
+    repeats = 1 if args.quick else args.repeats
+    results = {}
+    for case in args.cases:
+        s = ppo_peers.CASES[case]
+        steps = s["num_envs"] * s["rollout_length"] * s["iterations"] // (4 if args.quick else 1)
+        results[case] = {}
+        for side, run in sides(case, steps, repeats).items():
+            row = results[case][side] = run()
+            print(line(case, side, row), flush=True)
+            for e in row["profile"].get("top_events", [])[:6]:
+                print(f"      {e['total_us'] / 1e3:8.1f} ms  {e['count']:>7,} x {e['mean_us']:6.2f} us  {e['name'][:90]}",
+                      flush=True)
+    write_result("kernel-profile", provenance(benchmark="kernel_profile", cases=args.cases, repeats=repeats,
+                                              quick=args.quick, results=results), args.out, args.quick)
+
+
+if __name__ == "__main__":
+    main()
