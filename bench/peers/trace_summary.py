@@ -10,6 +10,7 @@ intervals), the span from the first to the last, and the events with the largest
 from __future__ import annotations
 
 import gzip
+import inspect
 import json
 import tempfile
 import time
@@ -78,12 +79,14 @@ def profile_call(jax, call) -> dict:
     attempts = [("device only", device_only_options(jax))]
     if jax.default_backend() != "cpu":
         attempts.append(("default", None))
+    takes_options = "profiler_options" in inspect.signature(jax.profiler.trace).parameters
     for name, options in attempts:
         with tempfile.TemporaryDirectory() as log_dir:
             t0 = time.perf_counter()
-            with jax.profiler.trace(log_dir, profiler_options=options):
+            with jax.profiler.trace(log_dir, **({"profiler_options": options} if takes_options else {})):
                 call()
-            row = {"profiled_seconds": time.perf_counter() - t0, "profiler_options": name,
+            row = {"profiled_seconds": time.perf_counter() - t0,
+                   "profiler_options": name if takes_options else "default (this jax takes no options)",
                    "profile": summarize(log_dir)}
         if row["profile"].get("device_events"):
             break
