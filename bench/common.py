@@ -310,7 +310,8 @@ def profiled(call) -> dict:
     (bench/peers/trace_summary.py, which the peers' workers use too)."""
     import jax
 
-    sys.path.insert(0, str(PEER_WORKERS))
+    if str(PEER_WORKERS) not in sys.path:
+        sys.path.insert(0, str(PEER_WORKERS))
     from trace_summary import profile_call
 
     return profile_call(jax, call)
