@@ -21,20 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import jaxrl_side, provenance, run_peer, write_result  # noqa: E402
+import launches  # noqa: E402
+from common import provenance, write_result  # noqa: E402
 
-CASES = ("PPO CartPole-v1", "PPO Pendulum-v1")
-
-
-def sides(case: str, steps: int, repeats: int) -> dict:
-    import ppo_peers
-
-    algo, env_id = case.split()
-    settings = ppo_peers.CASES[case]
-    ours = jaxrl_side(ppo_peers.ours(algo.lower(), env_id, settings), steps, 1, repeats, profile=True)
-    request = dict(ppo_peers.rejax_request(ppo_peers.algo_config(algo.lower(), env_id, settings), steps, env_id,
-                                           repeats), mode="profile")
-    return {"jaxrl": ours, "rejax": lambda: run_peer("rejax", "rejax_worker.py", request)}
+CASES = launches.CASES
 
 
 def line(case: str, side: str, row: dict) -> str:
@@ -60,11 +50,10 @@ def main(argv=None):
     repeats = 1 if args.quick else args.repeats
     results = {}
     for case in args.cases:
-        s = ppo_peers.CASES[case]
-        steps = s["num_envs"] * s["rollout_length"] * s["iterations"] // (4 if args.quick else 1)
+        steps = ppo_peers.env_steps(case, args.quick)
         results[case] = {}
-        for side, run in sides(case, steps, repeats).items():
-            row = results[case][side] = run()
+        for side, run in (("jaxrl", launches.ours), ("rejax", launches.rejax)):
+            row = results[case][side] = run(case, steps, repeats, mode="profile")
             print(line(case, side, row), flush=True)
             for e in row["profile"].get("top_events", [])[:6]:
                 print(f"      {e['total_us'] / 1e3:8.1f} ms  {e['count']:>7,} x {e['mean_us']:6.2f} us  {e['name'][:90]}",

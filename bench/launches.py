@@ -163,19 +163,23 @@ def count(text: str) -> dict:
             "kernel_instructions": dict(sorted(opcodes.items(), key=lambda kv: -kv[1])), "loops": loops}
 
 
-def ours(case: str, steps: int, repeats: int) -> dict:
+def ours(case: str, steps: int, repeats: int, mode: str = "hlo") -> dict:
+    """jaxrl's row at ppo_peers.py's settings, one seed, with its compiled program (`mode` "hlo") or one more
+    call under the profiler ("profile", for kernel_profile.py)."""
     import ppo_peers
 
     algo, env_id = case.split()
-    return jaxrl_side(ppo_peers.ours(algo.lower(), env_id, ppo_peers.CASES[case]), steps, 1, repeats, hlo=True)()
+    return jaxrl_side(ppo_peers.ours(algo.lower(), env_id, ppo_peers.CASES[case]), steps, 1, repeats,
+                      hlo=mode == "hlo", profile=mode == "profile")()
 
 
-def rejax(case: str, steps: int, repeats: int) -> dict:
+def rejax(case: str, steps: int, repeats: int, mode: str = "hlo") -> dict:
+    """rejax's row at the same settings, from its worker in `mode` ("hlo" or "profile")."""
     import ppo_peers
 
     algo, env_id = case.split()
     a = ppo_peers.algo_config(algo.lower(), env_id, ppo_peers.CASES[case])
-    request = dict(ppo_peers.rejax_request(a, steps, env_id, repeats), mode="hlo")
+    request = dict(ppo_peers.rejax_request(a, steps, env_id, repeats), mode=mode)
     return run_peer("rejax", "rejax_worker.py", request)
 
 
@@ -193,8 +197,7 @@ def main(argv=None):
     repeats = 2 if args.quick else args.repeats
     results = {}
     for case in args.cases:
-        s = ppo_peers.CASES[case]
-        steps = s["num_envs"] * s["rollout_length"] * s["iterations"] // (4 if args.quick else 1)
+        steps = ppo_peers.env_steps(case, args.quick)
         results[case] = {}
         for side, fn in (("jaxrl", ours), ("rejax", rejax)):
             run = fn(case, steps, repeats)

@@ -50,6 +50,13 @@ NO_CLIP = 1e9
 HIDDEN = [64, 64]
 
 
+def env_steps(case: str, quick: bool = False) -> int:
+    """One seed's env steps per call at an on-policy case's settings; a quarter with `quick`, as the
+    diagnostics (launches.py, kernel_profile.py, ppo_update_ab.py, prng_lowering.py) run their smoke runs."""
+    s = CASES[case]
+    return s["num_envs"] * s["rollout_length"] * s["iterations"] // (4 if quick else 1)
+
+
 def ours(algo: str, env_id: str, s: dict) -> list[str]:
     """jaxrl's config overrides for a case (env steps and seeds are added by common.jaxrl_side); the rest of
     its settings are the env's preset. The learning rate stays constant, as rejax's must (it cannot anneal),

@@ -49,7 +49,7 @@ def compiled(case: str, quick: bool, variant: str):
 
     algo, env_id = case.split()
     s = ppo_peers.CASES[case]
-    steps = s["num_envs"] * s["rollout_length"] * s["iterations"] // (4 if quick else 1)
+    steps = ppo_peers.env_steps(case, quick)
     config = load_config([*ppo_peers.ours(algo.lower(), env_id, s), f"total_env_steps={steps}", "num_seeds=1"])
     keys = jax.random.split(jax.random.PRNGKey(0), 1)
     saved = ppo.flat_params, minibatch._stackable

@@ -32,9 +32,7 @@ CASES = {"PPO CartPole-v1": None, "PPO Pendulum-v1": None, "A2C CartPole-v1": No
 def overrides(case: str, quick: bool) -> tuple[list[str], int]:
     algo, env_id = case.split()
     if algo in ("PPO", "A2C"):
-        s = ppo_peers.CASES[case]
-        steps = s["num_envs"] * s["rollout_length"] * s["iterations"] // (4 if quick else 1)
-        return ppo_peers.ours(algo.lower(), env_id, s), steps
+        return ppo_peers.ours(algo.lower(), env_id, ppo_peers.CASES[case]), ppo_peers.env_steps(case, quick)
     return offpolicy_peers.ours(case), (1_200 if quick else CASES[case])
 
 
