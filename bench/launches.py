@@ -16,7 +16,8 @@ of ppo_peers.py (one seed), reads XLA's optimized program (`compiled.as_text()`)
 - loop iterations: the same sum over while loops (each iteration is one predicate round trip on a GPU);
 - the loops themselves, by nesting, with their trip counts and kernels per iteration, from the JAX op that
   made each (XLA's metadata), and the kernels directly in each loop's body by the JAX op that made them,
-  so that the counts can be traced to code.
+  so that the counts can be traced to code, and by kind (elementwise, reduction, matmul, ...: on a GPU a
+  reduction to a scalar runs as one block and typically takes longer than an elementwise launch).
 
 It also times each program (median of --repeats calls after compilation) so that seconds per kernel can be
 compared. The counts are of the program for this process's default device; on CPU they describe the same
@@ -108,6 +109,33 @@ def _kernel_ops(instrs) -> dict:
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
+def _kernel_kind(opcode: str, rest: str) -> str:
+    """What sort of kernel an instruction is, from XLA's fusion kind: `elementwise` (a loop fusion),
+    `reduction` (an input fusion: a reduce, e.g. a bias gradient or a loss mean), `gemm` (a matmul: a
+    Triton GEMM fusion or a cuBLAS call), `triton` (another Triton fusion, e.g. a softmax or a small
+    reduction), or the opcode (copy, sort, a custom call, an asynchronous fusion's start or done, ...)."""
+    if opcode == "fusion":
+        triton = re.search(r'"kind":"(__triton\w*)"', rest)
+        if triton:
+            return "gemm" if "gemm" in triton.group(1) else "triton"
+        kind = re.search(r"kind=k(\w+)", rest)
+        return {"Loop": "elementwise", "Input": "reduction", "Output": "output-fusion"}.get(
+            kind.group(1), kind.group(1).lower()) if kind else "fusion"
+    if opcode == "custom-call" and re.search(r'custom_call_target="[^"]*(cublas|gemm|matmul)', rest, re.I):
+        return "gemm"
+    return opcode
+
+
+def _kernel_kinds(instrs) -> dict:
+    """{kernel kind (see _kernel_kind): count} of the kernels directly in a computation."""
+    out = {}
+    for opcode, rest in instrs:
+        if opcode not in NOT_KERNELS and opcode not in ("while", "call", "conditional"):
+            kind = _kernel_kind(opcode, rest)
+            out[kind] = out.get(kind, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
 def count(text: str) -> dict:
     """Kernels and while-loop iterations per run of an HLO module (see the module's docstring), with its loops."""
     comps, entry = parse_hlo(text)
@@ -126,6 +154,7 @@ def count(text: str) -> dict:
                 row = {"depth": depth, "trip_count": trips, "op": _op_name(rest)[-160:]}
                 loops.append(row)
                 row["kernels_in_body"] = _kernel_ops(comps.get(body, []))
+                row["kernel_kinds_in_body"] = _kernel_kinds(comps.get(body, []))
                 bk, bi = walk(body, depth + 1, in_graph)
                 ck, ci = walk(cond, depth + 1, in_graph)
                 n = trips if trips is not None else 1

@@ -461,6 +461,11 @@ def test_launch_counter_multiplies_kernels_through_nested_loops():
     assert c["loops_without_trip_count"] == 1
     loops = {(row["depth"], row["trip_count"]): row for row in c["loops"]}
     assert loops[(1, 4)]["kernels_in_body"] == {"body/exp": 1}
+    assert loops[(1, 4)]["kernel_kinds_in_body"] == {"elementwise": 1}
+    assert loops[(0, 3)]["kernel_kinds_in_body"] == {"elementwise": 1, "copy": 1}
+    gemm = '%g = f32[8,8]{1,0} fusion(%a), kind=kCustom, backend_config={"fusion_backend_config":{"kind":"__triton_nested_gemm_fusion"}}'
+    assert launches._kernel_kind(*launches._opcode_and_rest(gemm.split(" = ", 1)[1])) == "gemm"
+    assert launches._kernel_kind("fusion", "%x), kind=kInput, calls=%f") == "reduction"
     assert loops[(0, 3)]["kernels_per_iteration"] == 2 + inner + 1
     assert c["kernel_instructions"] == {"fusion": 5, "compare": 2, "custom-call": 1, "copy": 1}
 

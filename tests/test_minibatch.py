@@ -14,8 +14,9 @@ def test_shuffle_is_a_permutation(n):
         assert perm.dtype == np.int32 and sorted(perm.tolist()) == list(range(n))
 
 
-def test_shuffle_is_uniform_and_unstructured():
-    n, keys = 1000, 4000
+@pytest.mark.parametrize("n", [1000, 2048])  # walks on 1024 values; an odd-bit power of two (5 + 6 bits)
+def test_shuffle_is_uniform_and_unstructured(n):
+    keys = 4000
     perms = np.asarray(jax.jit(jax.vmap(lambda k: shuffle_indices(k, n)))(
         jax.random.split(jax.random.PRNGKey(0), keys)))
     assert not (perms == np.arange(n)).all(1).any()
@@ -29,6 +30,14 @@ def test_shuffle_is_uniform_and_unstructured():
     # different keys give different permutations, and position pairs are uncorrelated
     assert len({p.tobytes() for p in perms[:50]}) == 50
     assert abs(np.corrcoef(perms[:, 0], perms[:, 1])[0, 1]) < 0.06
+
+
+@pytest.mark.parametrize("n, loops", [(2048, 0), (4096, 0), (65536, 0), (2049, 1), (5000, 1)])
+def test_power_of_two_sizes_need_no_walking_loop(n, loops):
+    # the Feistel network permutes the smallest power of two >= n, so PPO's usual power-of-two batches have
+    # no while loop (on a GPU, each loop test reads the condition back to the host)
+    jaxpr = jax.make_jaxpr(lambda k: shuffle_indices(k, n))(jax.random.PRNGKey(0))
+    assert str(jaxpr).count("while[") == loops
 
 
 def test_minibatch_epochs_sees_every_sample_once_per_epoch():

@@ -16,8 +16,9 @@ SORT_FREE_ABOVE = 256  # below this, jax.random.permutation's sorts are cheap
 FEISTEL_ROUNDS = 6
 # Cycle-walking steps done unrolled (elementwise, fused into one kernel) before the while loop finishes any
 # element still out of range. The result is the same; only the number of loop iterations changes, each of
-# which costs a device-to-host read of the loop condition on a GPU. At n = 2048 (domain 4096) an element
-# walks on with probability 1/2 per step, so after 16 steps the loop usually ends at its first test.
+# which costs a device-to-host read of the loop condition on a GPU. The domain is the smallest power of two
+# >= n, so an element walks on with probability < 1/2 per step, and after 16 steps the loop usually ends at
+# its first test. A power-of-two n (PPO's usual batch) needs no walking and has no loop at all.
 UNROLLED_WALKS = 16
 
 
@@ -35,24 +36,30 @@ def shuffle_indices(key: jax.Array, n: int) -> jax.Array:
 
     `jax.random.permutation` sorts random keys (several rounds); on CPU, XLA's sort of a few thousand
     elements costs about as much as a minibatch gradient step, so PPO on CartPole spent ~20% of its time
-    shuffling. Here a keyed 6-round Feistel network permutes the smallest even-bit domain >= n, and
+    shuffling. Here a keyed Feistel network permutes range(2^k), the smallest power of two >= n, and
     cycle-walking maps it onto range(n) (Black & Rogaway 2002): a bijection for every key, elementwise
-    integer work only. Small n keeps jax.random.permutation."""
+    integer work only. The k bits split into halves of floor(k/2) and ceil(k/2) bits, and each of the
+    FEISTEL_ROUNDS rounds XORs a keyed mix of one half into the other, alternating; every round is
+    invertible whatever the two widths, so k may be odd. Small n keeps jax.random.permutation."""
     if n <= SORT_FREE_ABOVE:
         return jax.random.permutation(key, n)
-    half = -(-max(n - 1, 1).bit_length() // 2)
-    mask = jnp.uint32((1 << half) - 1)
+    bits = max(n - 1, 1).bit_length()
+    lo_bits = bits // 2  # the low half; the high half has the other bits - lo_bits
+    lo_mask, hi_mask = jnp.uint32((1 << lo_bits) - 1), jnp.uint32((1 << (bits - lo_bits)) - 1)
     round_keys = jax.random.bits(key, (FEISTEL_ROUNDS,), jnp.uint32)
 
     def feistel(x):
-        left, right = x >> half, x & mask
+        hi, lo = x >> lo_bits, x & lo_mask
         for i in range(FEISTEL_ROUNDS):
-            left, right = right, left ^ (_mix32(right ^ round_keys[i]) & mask)
-        return (left << half) | right
+            if i % 2:
+                lo = lo ^ (_mix32(hi ^ round_keys[i]) & lo_mask)
+            else:
+                hi = hi ^ (_mix32(lo ^ round_keys[i]) & hi_mask)
+        return (hi << lo_bits) | lo
 
     walk = lambda y: jnp.where(y >= n, feistel(y), y)  # a no-op on elements already in range(n)
     y = feistel(jnp.arange(n, dtype=jnp.uint32))
-    if (1 << 2 * half) > n:  # some elements land outside range(n) and walk on
+    if (1 << bits) > n:  # some elements land outside range(n) and walk on
         for _ in range(UNROLLED_WALKS):
             y = walk(y)
         y = jax.lax.while_loop(lambda y: jnp.any(y >= n), walk, y)
