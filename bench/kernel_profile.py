@@ -1,4 +1,5 @@
-"""Where a PPO `train` call's time goes on the device: jaxrl vs rejax under `jax.profiler` (a diagnostic).
+"""Where a training call's time goes on the device: PPO, jaxrl vs rejax, and ES, jaxrl vs a hand-written
+evosax loop, under `jax.profiler` (a diagnostic).
 
     .venv/bin/python bench/kernel_profile.py [--cases "PPO CartPole-v1" ...] [--repeats 3] [--quick] [--out F]
 
@@ -10,6 +11,10 @@ total duration, the time the device was busy (the union of the events' intervals
 the largest total time. Busy time well below the call's wall time means the device waits on launches and
 loop conditions; busy time near it means the kernels themselves are slow, and the top events say which.
 The profiled call itself runs slower than an untraced one; compare its busy time with its own seconds.
+The ES cases (es.py's comparison: CartPole, population 64, 100 generations) profile jaxrl's one-jit `train`
+against evosax driven by a Python loop of jitted ask / rollout / tell, with one env key per generation
+shared by the members (es.py's leanest loop); on a GPU jaxrl was 0.93-0.96x that loop, for a reason not
+found yet.
 On a CPU the trace has no device events: the rows then hold the timings only.
 Writes bench/results/kernel-profile-<platform>.json.
 """
@@ -22,14 +27,30 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import launches  # noqa: E402
-from common import provenance, write_result  # noqa: E402
+from common import median_time, profiled, provenance, write_result  # noqa: E402
 
-CASES = launches.CASES
+ES_CASES = {"ES Open_ES 64": ("Open_ES", 64), "ES CMA_ES 64": ("CMA_ES", 64)}
+CASES = (*launches.CASES, *ES_CASES)
+
+
+def es_sides(case: str, quick: bool, repeats: int) -> dict:
+    """{side: row} of an ES case: each side's call timed (median of `repeats`), then one call profiled."""
+    import es
+
+    strategy, population = ES_CASES[case]
+    generations = 30 if quick else 100
+    rows = {}
+    for side, make in (("jaxrl", es.jaxrl_evosax), ("evosax loop", es.handwritten_evosax)):
+        call, compile_s, _ = make(strategy, population, generations)
+        seconds, times = median_time(call, repeats)
+        rows[side] = dict(seconds=seconds, times=times, compile_seconds=compile_s, generations=generations,
+                          **profiled(call))
+    return rows
 
 
 def line(case: str, side: str, row: dict) -> str:
     p = row["profile"]
-    text = f"{case:16s} {side:6s} {row['seconds']:.3f} s/call | profiled call {row['profiled_seconds']:.3f} s"
+    text = f"{case:16s} {side:11s} {row['seconds']:.3f} s/call | profiled call {row['profiled_seconds']:.3f} s"
     if not p.get("device_events"):
         return text + f" | {p.get('note', 'no device events')}"
     return (text + f" | {p['device_events']:,} device events, busy {p['busy_us'] / 1e6:.3f} s "
@@ -42,7 +63,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--quick", action="store_true", help="a quarter of the env steps, 1 repeat")
+    p.add_argument("--quick", action="store_true", help="a quarter of PPO's env steps, 30 ES generations, 1 repeat")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     import ppo_peers
@@ -50,10 +71,13 @@ def main(argv=None):
     repeats = 1 if args.quick else args.repeats
     results = {}
     for case in args.cases:
-        steps = ppo_peers.env_steps(case, args.quick)
-        results[case] = {}
-        for side, run in (("jaxrl", launches.ours), ("rejax", launches.rejax)):
-            row = results[case][side] = run(case, steps, repeats, mode="profile")
+        if case in ES_CASES:
+            results[case] = es_sides(case, args.quick, repeats)
+        else:
+            steps = ppo_peers.env_steps(case, args.quick)
+            results[case] = {side: run(case, steps, repeats, mode="profile")
+                             for side, run in (("jaxrl", launches.ours), ("rejax", launches.rejax))}
+        for side, row in results[case].items():
             print(line(case, side, row), flush=True)
             for e in row["profile"].get("top_events", [])[:6]:
                 print(f"      {e['total_us'] / 1e3:8.1f} ms  {e['count']:>7,} x {e['mean_us']:6.2f} us  {e['name'][:90]}",

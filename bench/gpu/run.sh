@@ -70,11 +70,12 @@ PY
 # Runs so far: 2026-11-26 brax_ppo, throughput, compile_time, PPO CartPole of ppo_peers; 2026-11-27 (two
 # sessions) launches, brax_ppo, ppo_peers, offpolicy_peers, brax_overhead, brax_sac, time_to_return, es,
 # throughput, compile_time, ppo_update_ab. Next: kernel_profile (why jaxrl's PPO kernels take longer each than
-# rejax's), then the PPO rows from before PPO's minibatch loop changed (brax_ppo, time_to_return). On the GPU
-# machine SB3 runs on its CPU (device="cpu") and sbx's tiny-batch steps take minutes per case, so the peer
-# tables there compare with rejax, the JAX peer.
+# rejax's, and where ES's generation time goes against the hand-written evosax loop), then the PPO rows from
+# before PPO's minibatch loop changed (brax_ppo, time_to_return). On the GPU machine SB3 runs on its CPU
+# (device="cpu") and sbx's tiny-batch steps take minutes per case, so the peer tables there compare with
+# rejax, the JAX peer.
 PLAN=(
-  "kernel_profile|90|bench/kernel_profile.py"
+  "kernel_profile|120|bench/kernel_profile.py"
   "brax_ppo|160|bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32 --iterations 20 --repeats 5"
   "time_to_return|150|bench/time_to_return.py --cases 'PPO CartPole-v1' 'SAC Pendulum-v1' --peers rejax --repeats 1"
   "ppo_update_ab|90|bench/ppo_update_ab.py --repeats 7"
