@@ -16,8 +16,8 @@ of ppo_peers.py (one seed), reads XLA's optimized program (`compiled.as_text()`)
 - loop iterations: the same sum over while loops (each iteration is one predicate round trip on a GPU);
 - the loops themselves, by nesting, with their trip counts and kernels per iteration, from the JAX op that
   made each (XLA's metadata), and the kernels directly in each loop's body by the JAX op that made them,
-  so that the counts can be traced to code, and by kind (elementwise, reduction, matmul, ...: on a GPU a
-  reduction to a scalar runs as one block and typically takes longer than an elementwise launch).
+  so that the counts can be traced to code, and by kind (elementwise, reduction, matmul, ...), for
+  comparing two programs whose counts match but whose times do not.
 
 It also times each program (median of --repeats calls after compilation) so that seconds per kernel can be
 compared. The counts are of the program for this process's default device; on CPU they describe the same

@@ -40,6 +40,15 @@ def test_power_of_two_sizes_need_no_walking_loop(n, loops):
     assert str(jaxpr).count("while[") == loops
 
 
+def test_even_bit_sizes_keep_the_permutation_of_the_balanced_network():
+    # with an even number of bits the halves are equal and the network is the balanced Feistel network the
+    # shuffle used before odd widths were allowed (values recorded from that version, b87b725), so runs with
+    # such batches (PPO Pendulum's 4,096) reproduce results recorded before the change
+    key = jax.random.PRNGKey(0)
+    assert shuffle_indices(key, 4096)[:8].tolist() == [2289, 3607, 810, 2419, 1506, 3526, 111, 1776]
+    assert shuffle_indices(key, 1000)[:8].tolist() == [498, 795, 638, 191, 594, 139, 265, 164]
+
+
 def test_minibatch_epochs_sees_every_sample_once_per_epoch():
     data = {"x": jnp.arange(1024.0)}
 
