@@ -99,14 +99,19 @@ def _op_name(rest: str) -> str:
     return m.group(1) if m else ""
 
 
-def _kernel_ops(instrs) -> dict:
-    """{JAX op that made it (the end of XLA's op_name): count} of the kernels directly in a computation."""
+def _tally_kernels(instrs, label) -> dict:
+    """{label(opcode, attributes): count} of the kernels directly in a computation, most frequent first."""
     out = {}
     for opcode, rest in instrs:
         if opcode not in NOT_KERNELS and opcode not in ("while", "call", "conditional"):
-            name = "/".join(_op_name(rest).split("/")[-2:]) or opcode
-            out[name] = out.get(name, 0) + 1
+            key = label(opcode, rest)
+            out[key] = out.get(key, 0) + 1
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def _made_by(opcode: str, rest: str) -> str:
+    """The JAX op that made a kernel (the end of XLA's op_name), or its opcode."""
+    return "/".join(_op_name(rest).split("/")[-2:]) or opcode
 
 
 def _kernel_kind(opcode: str, rest: str) -> str:
@@ -126,16 +131,6 @@ def _kernel_kind(opcode: str, rest: str) -> str:
     return opcode
 
 
-def _kernel_kinds(instrs) -> dict:
-    """{kernel kind (see _kernel_kind): count} of the kernels directly in a computation."""
-    out = {}
-    for opcode, rest in instrs:
-        if opcode not in NOT_KERNELS and opcode not in ("while", "call", "conditional"):
-            kind = _kernel_kind(opcode, rest)
-            out[kind] = out.get(kind, 0) + 1
-    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
-
-
 def count(text: str) -> dict:
     """Kernels and while-loop iterations per run of an HLO module (see the module's docstring), with its loops."""
     comps, entry = parse_hlo(text)
@@ -153,8 +148,8 @@ def count(text: str) -> dict:
                 body, cond, trips = _attr(rest, "body"), _attr(rest, "condition"), _trip_count(rest)
                 row = {"depth": depth, "trip_count": trips, "op": _op_name(rest)[-160:]}
                 loops.append(row)
-                row["kernels_in_body"] = _kernel_ops(comps.get(body, []))
-                row["kernel_kinds_in_body"] = _kernel_kinds(comps.get(body, []))
+                row["kernels_in_body"] = _tally_kernels(comps.get(body, []), _made_by)
+                row["kernel_kinds_in_body"] = _tally_kernels(comps.get(body, []), _kernel_kind)
                 bk, bi = walk(body, depth + 1, in_graph)
                 ck, ci = walk(cond, depth + 1, in_graph)
                 n = trips if trips is not None else 1
