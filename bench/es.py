@@ -432,11 +432,15 @@ def main() -> None:
     cmp_rows = evosax_comparison([tuple(c) for c in s["comparison_cases"]], s["comparison_generations"],
                                  s["comparison_rounds"])
 
+    sys.path.insert(0, str(ROOT / "bench"))
+    from common import cpu_model
+
     device = jax.devices()[0]
     result = {
         "benchmark": "es", "env": ENV, "command": shlex.join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
         "device": str(device), "device_kind": device.device_kind, "jax_platform": device.platform,
-        "platform": platform.platform(), "cpu_count": os.cpu_count(), "versions": versions(), "git": git_state(),
+        "platform": platform.platform(), "cpu_model": cpu_model(), "cpu_count": os.cpu_count(),
+        "versions": versions(), "git": git_state(),
         "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"), "taskset": _affinity(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"), "seed": SEED, "settings": settings,
         "config": {"policy": f"MLP ({HIDDEN},) tanh, argmax over CartPole's 2 actions", "episode_steps": HORIZON,
