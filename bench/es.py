@@ -35,6 +35,8 @@ sys.path.insert(0, str(ROOT))
 # One OpenBLAS thread, as the `jaxrl` CLI sets it (jaxrl/cli.py), for every side of the comparison (they share
 # this process); export OPENBLAS_NUM_THREADS to measure another setting. Set before scipy is imported.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+sys.path.insert(0, str(ROOT / "bench"))
+from common import cpu_model, versions  # noqa: E402  (standard library only: safe before scipy)
 
 ENV = "gymnax/CartPole-v1"
 HORIZON = 500  # steps per fitness episode
@@ -382,12 +384,6 @@ def git_state() -> dict:
     return {"commit": git("rev-parse", "HEAD"), "uncommitted_library_files": git("status", "--porcelain", "jaxrl").splitlines()}
 
 
-def versions() -> dict:
-    from importlib.metadata import version
-
-    return {name: version(name) for name in ("jax", "jaxlib", "evosax", "gymnax", "flax", "optax")}
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="P in {64, 256}, fewer generations (about a minute)")
@@ -432,15 +428,12 @@ def main() -> None:
     cmp_rows = evosax_comparison([tuple(c) for c in s["comparison_cases"]], s["comparison_generations"],
                                  s["comparison_rounds"])
 
-    sys.path.insert(0, str(ROOT / "bench"))
-    from common import cpu_model
-
     device = jax.devices()[0]
     result = {
         "benchmark": "es", "env": ENV, "command": shlex.join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
         "device": str(device), "device_kind": device.device_kind, "jax_platform": device.platform,
         "platform": platform.platform(), "cpu_model": cpu_model(), "cpu_count": os.cpu_count(),
-        "versions": versions(), "git": git_state(),
+        "versions": versions("jax", "jaxlib", "evosax", "gymnax", "flax", "optax"), "git": git_state(),
         "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"), "taskset": _affinity(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"), "seed": SEED, "settings": settings,
         "config": {"policy": f"MLP ({HIDDEN},) tanh, argmax over CartPole's 2 actions", "episode_steps": HORIZON,
