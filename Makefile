@@ -34,7 +34,7 @@ run: $(STAMP)
 	$(BIN)/jaxrl train algo=ppo env=gymnax/CartPole-v1 num_seeds=4 out_dir=runs/ppo-cartpole
 
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=25 tests
 
 # The kernel-overhead and scaling benchmark, then bench/README.md's tables; the others: see bench/README.md.
 bench: $(STAMP)
