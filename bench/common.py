@@ -70,8 +70,28 @@ def cpu_model() -> str:
         return platform.processor() or platform.machine()
 
 
+def host_probe_ms(repeats: int = 5) -> float:
+    """Milliseconds for a fixed single-threaded Python loop (median of `repeats`): a gauge of how fast the
+    host runs right now. A shared machine has quiet and slow spells (this project's 2-core CPU ran every
+    trainer 3-4x slower in its slow ones); ratios measured in turns hold across them, absolute speeds do not.
+    Every result file records the probe at the start and the end of its run, so it says which spell it
+    ran in."""
+    times = []
+    for _ in range(repeats):
+        start, acc = time.perf_counter(), 0
+        for i in range(500_000):
+            acc = (acc + i * i) % 1_000_003
+        times.append(1e3 * (time.perf_counter() - start))
+    return round(statistics.median(times), 2)
+
+
+# Taken when a benchmark script starts (it imports this module first); provenance() takes the second one.
+_PROBE_AT_START = host_probe_ms()
+
+
 def provenance(**extra) -> dict:
-    """Device, host and versions: recorded in every result file."""
+    """Device, host and versions: recorded in every result file, with the host probe (host_probe_ms) at
+    the start of the run and now."""
     import jax
 
     from jaxrl.experiment import device_name
@@ -80,6 +100,7 @@ def provenance(**extra) -> dict:
     return {"command": command, "device": device_name(), "device_count": jax.device_count(),
             "platform": platform.platform(), "cpu_model": cpu_model(),
             "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "host_probe_ms": {"start": _PROBE_AT_START, "end": host_probe_ms()},
             "versions": versions("jaxrl", "jax", "jaxlib", "flax", "optax", "gymnax", "brax", "mujoco",
                                  "evosax"), **extra}
 

@@ -29,7 +29,9 @@ def _header(r: dict) -> str:
     v = r.get("versions", {})
     vs = ", ".join(f"{k} {v[k]}" for k in ("jax", "gymnax", "brax", "evosax") if v.get(k))
     cpu = f" ({r['cpu_model']})" if r.get("cpu_model") else ""
-    head = f"*{r['device']}, {r.get('cpu_count', '?')} CPU cores{cpu}, {r.get('date', '?')}; {vs}*"
+    probe = r.get("host_probe_ms")
+    spell = f"; host probe {probe['start']:.0f} / {probe['end']:.0f} ms" if probe else ""
+    head = f"*{r['device']}, {r.get('cpu_count', '?')} CPU cores{cpu}, {r.get('date', '?')}; {vs}{spell}*"
     if r.get("unfinished"):
         head += (f"\n\n**Partial:** the run was cut off (its time limit) before {', '.join(r['unfinished'])}; "
                  f"only the cases below were finished.")

@@ -63,7 +63,7 @@ def _quick_peers_run(script: str, case: str, tmp_path) -> tuple[dict, dict]:
     assert set(rows) == {"jaxrl", "jaxrl x2 seeds"}
     assert rows["jaxrl"]["steps_per_second"] > 0 and rows["jaxrl"]["jaxrl_over_this"] == 1.0
     assert rows["jaxrl x2 seeds"]["env_steps"] == 2 * rows["jaxrl"]["env_steps"]
-    for field in ("command", "device", "cpu_model", "versions", "date", "settings", "seeds"):
+    for field in ("command", "device", "cpu_model", "versions", "date", "settings", "seeds", "host_probe_ms"):
         assert field in result
     assert out.with_suffix(".png").exists()
     return result, rows
@@ -258,6 +258,18 @@ def test_a_multi_case_result_is_written_after_each_case_and_lists_the_rest(tmp_p
     done["B"] = {"x": 2}
     _, result = write_cases("t", build, ["A", "B"], done, str(out))
     assert "unfinished" not in json.loads(out.read_text()) and set(result["results"]) == {"A", "B"}
+
+
+def test_host_probe_is_recorded_at_start_and_end_and_shown_in_the_table_header():
+    import report
+    from common import host_probe_ms, provenance
+
+    assert 0 < host_probe_ms(repeats=1) < 60_000
+    probe = provenance()["host_probe_ms"]
+    assert set(probe) == {"start", "end"} and probe["start"] > 0 and probe["end"] > 0
+    header = report._header({"device": "cpu:test", "date": "today", "host_probe_ms": {"start": 21.6, "end": 64.2}})
+    assert "host probe 22 / 64 ms" in header
+    assert "host probe" not in report._header({"device": "cpu:test", "date": "today"})  # files from before it
 
 
 def _quick_run(script: str, tmp_path) -> dict:
