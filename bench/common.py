@@ -72,10 +72,10 @@ def cpu_model() -> str:
 
 def host_probe_ms(repeats: int = 5) -> float:
     """Milliseconds for a fixed single-threaded Python loop (median of `repeats`): a gauge of how fast the
-    host runs right now. A shared machine has quiet and slow spells (this project's 2-core CPU ran every
-    trainer 3-4x slower in its slow ones); ratios measured in turns hold across them, absolute speeds do not.
-    Every result file records the probe at the start and the end of its run, so it says which spell it
-    ran in."""
+    host runs right now. A shared machine has quiet and slow spells (up to 2x apart on this project's
+    2-core CPUs), and sessions land on different CPUs; ratios measured in turns hold better than absolute
+    speeds. Every result file records the probe at the start and the end of its run, beside `cpu_model`,
+    so it says how fast the host was while it ran."""
     times = []
     for _ in range(repeats):
         start, acc = time.perf_counter(), 0
@@ -150,8 +150,8 @@ def merge_cases(into: Path, new: dict, reason: str) -> dict:
     for key in ("results", "cases", "settings"):
         if isinstance(old.get(key), dict) and isinstance(new.get(key), dict):
             old[key].update({case: new[key][case] for case in cases if case in new[key]})
-    run = {k: new[k] for k in ("command", "date", "device", "cpu_model", "versions", "repeats", "num_seeds")
-           if k in new}
+    run = {k: new[k] for k in ("command", "date", "device", "cpu_model", "host_probe_ms", "versions", "repeats",
+                               "num_seeds") if k in new}
     if "merged_runs" not in old and old.get("source"):  # how the file was first made, kept in its source
         old["first_source"] = old["source"]
     old.setdefault("merged_runs", []).append(dict(run, cases=cases, reason=reason))
@@ -161,6 +161,8 @@ def merge_cases(into: Path, new: dict, reason: str) -> dict:
     old["source"] = ((f"{', '.join(kept)} from the run of {old['date']} (`{old['command']}`{first}); " if kept else "")
                      + "; ".join(f"{', '.join(m['cases'])} re-run on {m['date']}"
                                  + (f" on {m['cpu_model']}" if m.get("cpu_model") else "")
+                                 + (f", host probe {m['host_probe_ms']['start']:.0f} / {m['host_probe_ms']['end']:.0f} ms"
+                                    if m.get("host_probe_ms") else "")
                                  + f" (`{m['command']}`): {m['reason']}" for m in old["merged_runs"]))
     into.write_text(json.dumps(old, indent=1) + "\n")
     return old

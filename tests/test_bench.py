@@ -378,8 +378,9 @@ def test_merge_cases_replaces_the_cases_run_and_says_where_each_came_from(tmp_pa
     assert "(copied from a log)" in merged["source"]  # how the file was first made is kept
     assert merged["cases"]["B"]["date"] == "d2" and merged["date"] == "d1"
     assert "A, C from the run of d1" in merged["source"] and "B re-run on d2 (`run d2`): the preset changed" in merged["source"]
-    merged = merge_cases(into, result("d3", ["C"]), "again")
-    assert "A from the run of d1" in merged["source"] and "C re-run on d3" in merged["source"]
+    merged = merge_cases(into, result("d3", ["C"], host_probe_ms={"start": 22.4, "end": 61.0}), "again")
+    assert "A from the run of d1" in merged["source"] and "C re-run on d3, host probe 22 / 61 ms" in merged["source"]
+    assert merged["merged_runs"][-1]["host_probe_ms"] == {"start": 22.4, "end": 61.0}
     assert json.loads(into.read_text()) == merged
     with pytest.raises(ValueError, match="cannot merge"):
         merge_cases(into, dict(result("d4", ["A"]), benchmark="ppo_peers"), "x")
