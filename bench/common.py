@@ -85,8 +85,13 @@ def host_probe_ms(repeats: int = 5) -> float:
     return round(statistics.median(times), 2)
 
 
-# Taken when a benchmark script starts (it imports this module first); provenance() takes the second one.
+# Taken when a benchmark script starts (it imports this module first); host_probe() takes the second one.
 _PROBE_AT_START = host_probe_ms()
+
+
+def host_probe() -> dict:
+    """The probe at the start of this run and now: what every result file records as `host_probe_ms`."""
+    return {"start": _PROBE_AT_START, "end": host_probe_ms()}
 
 
 def provenance(**extra) -> dict:
@@ -100,7 +105,7 @@ def provenance(**extra) -> dict:
     return {"command": command, "device": device_name(), "device_count": jax.device_count(),
             "platform": platform.platform(), "cpu_model": cpu_model(),
             "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "host_probe_ms": {"start": _PROBE_AT_START, "end": host_probe_ms()},
+            "host_probe_ms": host_probe(),
             "versions": versions("jaxrl", "jax", "jaxlib", "flax", "optax", "gymnax", "brax", "mujoco",
                                  "evosax"), **extra}
 

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 # this process); export OPENBLAS_NUM_THREADS to measure another setting. Set before scipy is imported.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(ROOT / "bench"))
-from common import cpu_model, versions  # noqa: E402  (standard library only: safe before scipy)
+from common import cpu_model, host_probe, versions  # noqa: E402  (standard library only: safe before scipy)
 
 ENV = "gymnax/CartPole-v1"
 HORIZON = 500  # steps per fitness episode
@@ -435,7 +435,8 @@ def main() -> None:
         "platform": platform.platform(), "cpu_model": cpu_model(), "cpu_count": os.cpu_count(),
         "versions": versions("jax", "jaxlib", "evosax", "gymnax", "flax", "optax"), "git": git_state(),
         "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"), "taskset": _affinity(),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"), "seed": SEED, "settings": settings,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"), "host_probe_ms": host_probe(), "seed": SEED,
+        "settings": settings,
         "config": {"policy": f"MLP ({HIDDEN},) tanh, argmax over CartPole's 2 actions", "episode_steps": HORIZON,
                    "episodes_per_member": 1, "openai_es": {"lr_adam": LR, "sigma": SIGMA, "antithetic": True},
                    "cma_es": {"std_init": SIGMA},
