@@ -304,16 +304,21 @@ def weight_gradients(r: dict) -> str:
 
 
 def ppo_update_ab(r: dict) -> str:
+    # files before update_layout existed call the one-vector side `jaxrl` (it was then the only layout)
+    r = dict(r, results={case: {k.replace("jaxrl_", "vector_", 1) if k.startswith("jaxrl_") else k: v
+                                for k, v in x.items()} for case, x in r["results"].items()})
+    auto = (f" `update_layout=auto` compiles `{r['auto_layout']}` on this platform." if "auto_layout" in r
+            else " (This file predates `update_layout`: the one-vector loop was then PPO's only layout.)")
     head = (f"One seed at the on-policy peer table's settings, median of {r['repeats']} interleaved calls per "
             "side: PPO's minibatch loop carrying the parameter pytree and writing each metric on its own "
             "(`pytree`), then with the metrics stacked (`stacked`), vs carrying the parameters as one vector as "
-            "well (`jaxrl`); a diagnostic, not a comparison with a peer. Kernels are counted from XLA's "
-            "optimized program as in `launches.py`.\n")
-    extra = ("kernels per gradient step (pytree / stacked / jaxrl); s stacked; identical outputs",
+            "well (`vector`); speed-up is the pytree loop's time over the vector loop's. A diagnostic, not a "
+            f"comparison with a peer. Kernels are counted from XLA's optimized program as in `launches.py`.{auto}\n")
+    extra = ("kernels per gradient step (pytree / stacked / vector); s stacked; identical outputs",
              lambda x: (f"{x['pytree_kernels_per_gradient_step']} / {x['stacked_kernels_per_gradient_step']} / "
-                        f"{x['jaxrl_kernels_per_gradient_step']}; {x['stacked_seconds']:.3f}; "
+                        f"{x['vector_kernels_per_gradient_step']}; {x['stacked_seconds']:.3f}; "
                         + ("yes" if x["identical_outputs"] else "**no**")))
-    return _ab_table(r, head, ("pytree", "jaxrl"), extra)
+    return _ab_table(r, head, ("pytree", "vector"), extra)
 
 
 SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),

@@ -18,6 +18,7 @@ from jaxrl.config import ConfigError, from_yaml_file, load_config, to_yaml
     (["algo.num_minibatches=7"], r"num_minibatches=7 does not divide"),
     (["algo.distribution=gaussian"], r"gaussian.*discrete"),
     (["env=gymnax/Pendulum-v1", "algo.distribution=categorical"], r"categorical.*continuous"),
+    (["algo.update_layout=flat"], r"algo\.update_layout='flat'; allowed: \['auto', 'vector', 'pytree'\]"),
     (["algo=dqnn"], r"algo='dqnn' is unknown"),
     (["env=gymnax/CartPol-v1"], r"unknown env id.*gymnax/CartPole-v1"),
     (["total_env_steps=100"], r"less than one iteration"),

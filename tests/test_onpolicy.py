@@ -112,18 +112,21 @@ def test_ppo_penalty_adapts_its_coefficient():
 
 
 @pytest.mark.xdist_group("ppo-options")
-def test_ppo_minibatch_loop_on_one_parameter_vector_updates_like_the_pytree_loop(monkeypatch):
-    # the minibatch loop carries the parameters as one vector (one optimiser pass per step on a GPU); with
-    # the pytree carried instead, every parameter and metric must come out the same
-    from jaxrl.agents import ppo
-
-    flat_state, flat_metrics = ppo_update(["algo.lr=1e-2"])
-    monkeypatch.setattr(ppo, "flat_params", lambda params: (params, lambda p: p))
-    tree_state, tree_metrics = ppo_update(["algo.lr=1e-2"])
-    assert jax.tree.structure(flat_state) == jax.tree.structure(tree_state)
-    for a, b in zip(jax.tree.leaves((flat_state, flat_metrics)), jax.tree.leaves((tree_state, tree_metrics))):
+def test_ppo_update_layouts_update_alike_and_auto_picks_the_pytree_loop_on_cpu():
+    # the minibatch loop carrying the parameters as one vector (fewest kernels, for a GPU) and carrying the
+    # pytree (faster on a 2-core CPU) must give every parameter and metric alike; `auto` lowers one of them
+    # per platform (lax.platform_dependent), so on the CPU it is the pytree loop's program, bit for bit
+    vec_state, vec_metrics = ppo_update(["algo.lr=1e-2", "algo.update_layout=vector"])
+    tree_state, tree_metrics = ppo_update(["algo.lr=1e-2", "algo.update_layout=pytree"])
+    auto_state, auto_metrics = ppo_update(["algo.lr=1e-2"])
+    assert jax.tree.structure(vec_state) == jax.tree.structure(tree_state) == jax.tree.structure(auto_state)
+    assert jax.tree.structure(vec_metrics) == jax.tree.structure(tree_metrics)
+    for a, b in zip(jax.tree.leaves((vec_state, vec_metrics)), jax.tree.leaves((tree_state, tree_metrics))):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
-    assert float(flat_metrics["approx_kl"]) > 1e-4  # the policy did move
+    assert float(vec_metrics["approx_kl"]) > 1e-4  # the policy did move
+    if jax.default_backend() == "cpu":
+        for a, b in zip(jax.tree.leaves((auto_state, auto_metrics)), jax.tree.leaves((tree_state, tree_metrics))):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 def learn(algo, env, out_dir, seeds=2):

@@ -26,6 +26,9 @@ from jaxrl.core.optim import flat_params, make_optimizer
 from jaxrl.core.returns import gae
 
 
+UPDATE_LAYOUTS = ("auto", "vector", "pytree")
+
+
 @dataclass(frozen=True)
 class PPOConfig(OnPolicyConfig):
     # static: these shape the compiled program
@@ -36,6 +39,10 @@ class PPOConfig(OnPolicyConfig):
     anneal_lr: bool = True
     clip_eps_high: float | None = None  # upper clip range; None: symmetric (clip_eps)
     target_kl: float | None = None  # early stop of the iteration's minibatch steps; None: off
+    # what the minibatch loop carries: "vector" (the parameters as one vector, the metrics stacked: fewest
+    # kernels, the faster layout on a GPU), "pytree" (per-layer arrays, whose updates XLA's CPU threads can
+    # overlap) or "auto" (pytree on CPU, vector elsewhere). The same values either way, up to float rounding.
+    update_layout: str = "auto"
     # hyperparameters: inputs of train, sweepable with vmap
     lr: float = 2.5e-4
     gamma: float = 0.99
@@ -51,6 +58,8 @@ class PPOConfig(OnPolicyConfig):
 
     def validate(self, env) -> None:
         super().validate(env)
+        if self.update_layout not in UPDATE_LAYOUTS:
+            raise ValueError(f"algo.update_layout={self.update_layout!r}; allowed: {list(UPDATE_LAYOUTS)}")
         for name in ("clip_eps_high", "target_kl"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ValueError(f"algo.{name} must be > 0 (or null to disable), got {getattr(self, name)}")
@@ -113,22 +122,35 @@ def make_agent(config: PPOConfig, env, num_iterations: int) -> Agent:
         data = flatten_time_env({"obs": batch.obs, "action": batch.action, "log_prob": batch.extras["log_prob"],
                                  "value": batch.extras["value"], "advantage": advantages, "target": targets})
         tx = optimizer(hp)
-        flat, unflatten = flat_params(train.params)  # the minibatch loop carries the parameters as one vector
 
-        def step(carry, mb):
-            train, stopped = carry
-            flat_loss = lambda flat: loss_fn(unflatten(flat), mb, kl_coef, hp)
-            grads, metrics = jax.grad(flat_loss, has_aux=True)(train.params)
-            if config.target_kl is None:
-                return (apply_gradients(tx, train, grads), stopped), metrics
-            stopped = jnp.logical_or(stopped, metrics["approx_kl"] > config.target_kl)
-            stepped = apply_gradients(tx, train, grads)
-            train = jax.tree.map(lambda old, new: jnp.where(stopped, old, new), train, stepped)
-            return (train, stopped), dict(metrics, skipped_steps=stopped.astype(jnp.float32))
+        def epochs(layout):
+            def run(key, train, data):
+                # "vector": the loop differentiates with respect to one parameter vector and applies the flat
+                # optimiser's update to it in one pass; "pytree": it carries the per-layer arrays
+                flat, unflatten = flat_params(train.params) if layout == "vector" else (train.params, lambda p: p)
 
-        (train, _), metrics = minibatch_epochs(key, (TrainState(flat, train.opt_state), jnp.asarray(False)), data,
-                                               config.num_epochs, config.num_minibatches, step)
-        train = TrainState(unflatten(train.params), train.opt_state)
+                def step(carry, mb):
+                    train, stopped = carry
+                    flat_loss = lambda flat: loss_fn(unflatten(flat), mb, kl_coef, hp)
+                    grads, metrics = jax.grad(flat_loss, has_aux=True)(train.params)
+                    if config.target_kl is None:
+                        return (apply_gradients(tx, train, grads), stopped), metrics
+                    stopped = jnp.logical_or(stopped, metrics["approx_kl"] > config.target_kl)
+                    stepped = apply_gradients(tx, train, grads)
+                    train = jax.tree.map(lambda old, new: jnp.where(stopped, old, new), train, stepped)
+                    return (train, stopped), dict(metrics, skipped_steps=stopped.astype(jnp.float32))
+
+                (train, _), metrics = minibatch_epochs(
+                    key, (TrainState(flat, train.opt_state), jnp.asarray(False)), data, config.num_epochs,
+                    config.num_minibatches, step, stack_metrics=layout == "vector")
+                return TrainState(unflatten(train.params), train.opt_state), metrics
+            return run
+
+        if config.update_layout == "auto":  # chosen when lowering for a platform: the other is never compiled
+            train, metrics = jax.lax.platform_dependent(key, train, data, cpu=epochs("pytree"),
+                                                        default=epochs("vector"))
+        else:
+            train, metrics = epochs(config.update_layout)(key, train, data)
         if not penalty:
             return train, metrics
         dist, _ = network.apply(train.params, data["obs"])

@@ -73,9 +73,11 @@ def _stackable(leaves) -> bool:
 
 
 def minibatch_epochs(key: jax.Array, carry: Any, data: Any, num_epochs: int, num_minibatches: int,
-                     step_fn: Callable[[Any, Any], tuple[Any, dict]]) -> tuple[Any, dict]:
+                     step_fn: Callable[[Any, Any], tuple[Any, dict]], stack_metrics: bool = True) -> tuple[Any, dict]:
     """Run `step_fn(carry, minibatch) -> (carry, metrics)` over `num_epochs` shuffled passes of
-    `data` (leading sample axis) split into `num_minibatches`. Returns metrics averaged over all steps."""
+    `data` (leading sample axis) split into `num_minibatches`. Returns metrics averaged over all steps.
+    `stack_metrics`: the scan writes a step's scalar metrics as one vector (fewer kernels on a GPU)
+    rather than one output each."""
     size = jax.tree.leaves(data)[0].shape[0]
     if size % num_minibatches:
         raise ValueError(f"batch of {size} samples is not divisible into {num_minibatches} minibatches")
@@ -87,7 +89,7 @@ def minibatch_epochs(key: jax.Array, carry: Any, data: Any, num_epochs: int, num
         step instead of one per metric (on a GPU, each write is a kernel of its own)."""
         carry, metrics = step_fn(carry, minibatch)
         leaves, treedef = jax.tree.flatten(metrics)
-        if not _stackable(leaves):
+        if not stack_metrics or not _stackable(leaves):
             return carry, metrics  # the scan keeps the metrics as they are
         structure.append(treedef)
         return carry, jnp.stack(leaves)
