@@ -15,7 +15,9 @@ this script compiles PPO three ways in one process and counts and times each pro
 - `vector` (`update_layout=vector`): the loop also carries the parameters as one vector
   (`optim.flat_params`): the gradient is taken with respect to it, and the update is one elementwise pass.
 
-`update_layout=auto`, the default, is `pytree` on CPU and `vector` elsewhere (`auto_layout` in the JSON).
+`update_layout=auto`, the default, is `pytree` on CPU and `vector` elsewhere (`auto_layout` in the JSON); the
+script also compiles it and records which of the two programs it matches, by their kernel counts
+(`auto_compiled`).
 The three compute the same values up to float rounding (tests/test_onpolicy.py compares the parameters and
 metrics; this script reports whether the outputs are equal bit for bit). Kernels per call are counted from
 XLA's optimized program as in launches.py, with the kernels of one gradient step (the body of the loop over
@@ -50,7 +52,7 @@ def compiled(case: str, quick: bool, variant: str):
     algo, env_id = case.split()
     s = ppo_peers.CASES[case]
     steps = ppo_peers.env_steps(case, quick)
-    layout = "vector" if variant == "vector" else "pytree"
+    layout = {"vector": "vector", "auto": "auto"}.get(variant, "pytree")
     config = load_config([*ppo_peers.ours(algo.lower(), env_id, s), f"total_env_steps={steps}", "num_seeds=1",
                           f"algo.update_layout={layout}"])
     keys = jax.random.split(jax.random.PRNGKey(0), 1)
@@ -76,11 +78,17 @@ def main(argv=None) -> None:
         calls, infos = {}, {}
         for variant in VARIANTS:
             calls[variant], infos[variant], steps = compiled(case, args.quick, variant)
+        # what update_layout=auto compiled here: the layout whose optimized program has as many kernels
+        _, auto_info, _ = compiled(case, args.quick, "auto")
+        auto_matches = [v for v in ("pytree", "vector")
+                        if infos[v]["kernels_per_call"] == auto_info["kernels_per_call"]]
         outputs = {v: jax.tree.leaves(call()) for v, call in calls.items()}
         equal = all(np.array_equal(np.asarray(a), np.asarray(b)) for v in VARIANTS[:-1]
                     for a, b in zip(outputs[v], outputs["vector"]))
         times = interleaved_medians(calls, args.repeats)
-        row = {"env_steps": steps, "identical_outputs": equal, "speedup": times["pytree"][0] / times["vector"][0]}
+        row = {"env_steps": steps, "identical_outputs": equal, "speedup": times["pytree"][0] / times["vector"][0],
+               "auto_kernels_per_call": auto_info["kernels_per_call"],
+               "auto_compiled": auto_matches[0] if len(auto_matches) == 1 else "unclear"}
         for v in VARIANTS:
             row.update({f"{v}_seconds": times[v][0], f"{v}_seconds_per_round": times[v][1],
                         f"{v}_compile_seconds": infos[v]["compile_seconds"],
@@ -90,8 +98,9 @@ def main(argv=None) -> None:
         print(f"{case:16s} " + " | ".join(
             f"{v} {row[v + '_seconds']:.3f}s, {row[v + '_kernels_per_call']:,} kernels "
             f"({row[v + '_kernels_per_gradient_step']} per gradient step)" for v in VARIANTS)
-            + f" | speed-up {row['speedup']:.2f} | identical outputs: {equal}", flush=True)
-    auto = "pytree" if jax.default_backend() == "cpu" else "vector"  # what update_layout=auto compiles here
+            + f" | speed-up {row['speedup']:.2f} | identical outputs: {equal} | auto compiled {row['auto_compiled']}",
+            flush=True)
+    auto = "pytree" if jax.default_backend() == "cpu" else "vector"  # what update_layout=auto should compile here
     path = write_result("ppo-update-ab", provenance(benchmark="ppo_update_ab", repeats=args.repeats, quick=args.quick,
                                                     auto_layout=auto, results=rows), args.out, quick=args.quick)
     speedup_plot(json.loads(path.read_text()), path.with_suffix(".png"),

@@ -314,10 +314,10 @@ def ppo_update_ab(r: dict) -> str:
             "(`pytree`), then with the metrics stacked (`stacked`), vs carrying the parameters as one vector as "
             "well (`vector`); speed-up is the pytree loop's time over the vector loop's. A diagnostic, not a "
             f"comparison with a peer. Kernels are counted from XLA's optimized program as in `launches.py`.{auto}\n")
-    extra = ("kernels per gradient step (pytree / stacked / vector); s stacked; identical outputs",
+    extra = ("kernels per gradient step (pytree / stacked / vector); s stacked; identical outputs; auto compiled",
              lambda x: (f"{x['pytree_kernels_per_gradient_step']} / {x['stacked_kernels_per_gradient_step']} / "
                         f"{x['vector_kernels_per_gradient_step']}; {x['stacked_seconds']:.3f}; "
-                        + ("yes" if x["identical_outputs"] else "**no**")))
+                        + ("yes" if x["identical_outputs"] else "**no**") + f"; {x.get('auto_compiled', '-')}"))
     return _ab_table(r, head, ("pytree", "vector"), extra)
 
 

@@ -538,3 +538,4 @@ def test_ppo_update_ab_quick_run_gives_identical_outputs_and_fewer_step_kernels(
         < row["pytree_kernels_per_gradient_step"]
     if jax.default_backend() == "cpu":
         assert row["identical_outputs"] is True
+    assert row["auto_compiled"] == json.loads(out.read_text())["auto_layout"]

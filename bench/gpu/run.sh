@@ -65,7 +65,8 @@ PY
 
 # name, seconds (measured on the H200: launches 57 s, brax_ppo 100-154, ppo_peers with rejax 54-60 (with sb3
 # and sbx > 375 for 3 rounds of one case), offpolicy_peers with rejax 92, brax_overhead 40, brax_sac 187,
-# throughput 113-121, compile_time 134-143, time_to_return 48 + 77 for its two cases, es 86, ppo_update_ab 70;
+# throughput 113-121, compile_time 134-143, time_to_return 48 + 77 for its two cases, es 86, ppo_update_ab 70
+# (before it also compiled update_layout=auto);
 # kernel_profile is an estimate), command.
 # Runs so far: 2026-11-26 brax_ppo, throughput, compile_time, PPO CartPole of ppo_peers; 2026-11-27 (two
 # sessions) launches, brax_ppo, ppo_peers, offpolicy_peers, brax_overhead, brax_sac, time_to_return, es,
@@ -78,7 +79,7 @@ PLAN=(
   "kernel_profile|120|bench/kernel_profile.py"
   "brax_ppo|160|bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32 --iterations 20 --repeats 5"
   "time_to_return|150|bench/time_to_return.py --cases 'PPO CartPole-v1' 'SAC Pendulum-v1' --peers rejax --repeats 1"
-  "ppo_update_ab|90|bench/ppo_update_ab.py --repeats 7"
+  "ppo_update_ab|110|bench/ppo_update_ab.py --repeats 7"
   "launches|60|bench/launches.py --dump-hlo $OUT/hlo"
   "ppo_peers|120|bench/ppo_peers.py --rounds 1 --peers rejax --cases 'PPO CartPole-v1' 'PPO Pendulum-v1'"
   "es|90|bench/es.py --rounds 3 --repeats 2 --min-seconds 0.5"
