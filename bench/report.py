@@ -229,10 +229,29 @@ def brax_ppo(r: dict) -> str:
             f"{s['repeats']}" + (" (jaxrl's calls interleaved with brax's epochs)" if r.get("interleaved") else "")
             + ".\n")
     rows = [["jaxrl", _n(r["jaxrl"]["steps_per_second"]), f"{r['jaxrl']['compile_seconds']:.1f}", "-"],
+            *_same_stage_row(r, "-"),
             ["brax ppo.train", _n(r["brax"]["steps_per_second"]), f"{r['brax']['compile_seconds']:.1f}",
              f"{r['brax']['setup_seconds']:.1f}"]]
     return "\n".join([_header(r), "", head, _table(["trainer", "env steps/s", "compile s", "brax setup s"], rows),
-                      "", f"jaxrl / brax: **{r['ratio_ours_over_brax']:.2f}**"])
+                      "", f"jaxrl / brax: **{r['ratio_ours_over_brax']:.2f}**" + _same_stage_ratio(r)])
+
+
+SAME_STAGE = ("jaxrl's repeats train from scratch (iterations 1..K); brax's timed epochs continue its one run "
+              "(iterations K+1.. on), and a brax env's physics costs what the states of its envs cost. The same "
+              "stage is the 2K-iteration call minus the K-iteration call, per round: iterations K+1..2K")
+
+
+def _same_stage_row(r: dict, *rest) -> list:
+    x = r["jaxrl"]
+    if "same_stage_steps_per_second" not in x:  # files before 2026-11-28 timed from scratch only
+        return []
+    return [["jaxrl, same stage as brax's epochs", _n(x["same_stage_steps_per_second"]), "-", *rest]]
+
+
+def _same_stage_ratio(r: dict) -> str:
+    if "ratio_same_stage_over_brax" not in r:
+        return " (jaxrl's repeats train from scratch; brax's epochs continue its run)"
+    return f" from scratch, **{r['ratio_same_stage_over_brax']:.2f}** at the same stage of training ({SAME_STAGE})"
 
 
 def brax_sac(r: dict) -> str:
@@ -242,10 +261,11 @@ def brax_sac(r: dict) -> str:
             f"{s['env_steps_per_repeat']:,} env steps per repeat, median of {s['repeats']} (jaxrl's calls "
             f"interleaved with brax's epochs).\n")
     rows = [["jaxrl", _n(r["jaxrl"]["steps_per_second"]), f"{r['jaxrl']['compile_seconds']:.1f}"],
+            *_same_stage_row(r),
             ["brax sac.train", _n(r["brax"]["steps_per_second"]), f"{r['brax']['compile_seconds']:.1f}"]]
     return "\n".join([_header(r), "", head, _table(["trainer", "env steps/s", "compile s"], rows), "",
-                      f"jaxrl / brax: **{r['ratio_ours_over_brax']:.2f}** (brax's compile s includes its replay "
-                      f"prefill)"])
+                      f"jaxrl / brax: **{r['ratio_ours_over_brax']:.2f}**" + _same_stage_ratio(r)
+                      + " (brax's compile s includes its replay prefill)"])
 
 
 def es(r: dict) -> str:

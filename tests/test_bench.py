@@ -191,8 +191,8 @@ def test_brax_trainer_comparisons_quick_smoke_run(script, tmp_path):
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
-    assert result["interleaved"] and result["ratio_ours_over_brax"] > 0
-    assert len(result["jaxrl"]["times"]) == len(result["brax"]["times"]) == 2
+    assert result["interleaved"] and result["ratio_ours_over_brax"] > 0 and result["ratio_same_stage_over_brax"] > 0
+    assert len(result["jaxrl"]["times"]) == len(result["jaxrl"]["same_stage_times"]) == len(result["brax"]["times"]) == 2
     assert result["brax"]["xla_compiles_after_first_epoch"] == 0
 
 
