@@ -63,7 +63,7 @@ for name in ("brax", "brax.envs", "brax.training.agents.ppo.train", "brax.traini
 PY
 [ "${PIPESTATUS[0]}" = 0 ] || { echo "== imports failed: see above" | tee -a "$LOG"; exit 4; }
 
-# name, seconds (measured on the H200: launches 57 s, brax_ppo 100-154, ppo_peers with rejax 54-60 (with sb3
+# name, seconds (measured on the H200: launches 57 s, brax_ppo 100-154 (before its second, 2K-iteration program), ppo_peers with rejax 54-60 (with sb3
 # and sbx > 375 for 3 rounds of one case), offpolicy_peers with rejax 92, brax_overhead 40, brax_sac 187,
 # throughput 113-121, compile_time 134-143, time_to_return 48 + 77 for its two cases, es 86, ppo_update_ab 70
 # (before it also compiled update_layout=auto);
@@ -77,7 +77,7 @@ PY
 # rejax, the JAX peer.
 PLAN=(
   "kernel_profile|120|bench/kernel_profile.py"
-  "brax_ppo|160|bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32 --iterations 20 --repeats 5"
+  "brax_ppo|190|bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32 --iterations 20 --repeats 5"
   "time_to_return|150|bench/time_to_return.py --cases 'PPO CartPole-v1' 'SAC Pendulum-v1' --peers rejax --repeats 1"
   "ppo_update_ab|110|bench/ppo_update_ab.py --repeats 7"
   "launches|60|bench/launches.py --dump-hlo $OUT/hlo"
@@ -87,7 +87,7 @@ PLAN=(
   "compile_time|150|bench/compile_time.py --repeats 1"
   "offpolicy_peers|120|bench/offpolicy_peers.py --rounds 1 --peers rejax"
   "brax_overhead|60|bench/throughput.py --brax-only --brax-env brax/ant --brax-num-envs 2048 --brax-steps 64 --repeats 5"
-  "brax_sac|200|bench/brax_sac.py --env brax/ant --num-envs 256"
+  "brax_sac|220|bench/brax_sac.py --env brax/ant --num-envs 256"
 )
 for entry in "${PLAN[@]}"; do
   IFS='|' read -r name estimate command <<<"$entry"
