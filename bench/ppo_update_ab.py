@@ -100,7 +100,9 @@ def main(argv=None) -> None:
             f"({row[v + '_kernels_per_gradient_step']} per gradient step)" for v in VARIANTS)
             + f" | speed-up {row['speedup']:.2f} | identical outputs: {equal} | auto compiled {row['auto_compiled']}",
             flush=True)
-    auto = "pytree" if jax.default_backend() == "cpu" else "vector"  # what update_layout=auto should compile here
+    from jaxrl.agents import ppo
+
+    auto = ppo.AUTO_LAYOUT.get(jax.default_backend(), ppo.AUTO_LAYOUT_DEFAULT)  # what auto should compile here
     path = write_result("ppo-update-ab", provenance(benchmark="ppo_update_ab", repeats=args.repeats, quick=args.quick,
                                                     auto_layout=auto, results=rows), args.out, quick=args.quick)
     speedup_plot(json.loads(path.read_text()), path.with_suffix(".png"),

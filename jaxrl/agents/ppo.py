@@ -27,6 +27,9 @@ from jaxrl.core.returns import gae
 
 
 UPDATE_LAYOUTS = ("auto", "vector", "pytree")
+# what update_layout="auto" compiles on each platform (lax.platform_dependent names), and elsewhere
+AUTO_LAYOUT = {"cpu": "pytree"}
+AUTO_LAYOUT_DEFAULT = "vector"
 
 
 @dataclass(frozen=True)
@@ -147,8 +150,9 @@ def make_agent(config: PPOConfig, env, num_iterations: int) -> Agent:
             return run
 
         if config.update_layout == "auto":  # chosen when lowering for a platform: the other is never compiled
-            train, metrics = jax.lax.platform_dependent(key, train, data, cpu=epochs("pytree"),
-                                                        default=epochs("vector"))
+            train, metrics = jax.lax.platform_dependent(
+                key, train, data, default=epochs(AUTO_LAYOUT_DEFAULT),
+                **{platform: epochs(layout) for platform, layout in AUTO_LAYOUT.items()})
         else:
             train, metrics = epochs(config.update_layout)(key, train, data)
         if not penalty:
