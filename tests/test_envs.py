@@ -202,3 +202,23 @@ def test_population_rollout_with_per_member_keys():
     one = jax.tree.map(lambda x: x[2:], states)
     _, alone = kernel.population_rollout(env, sample, jnp.zeros(1), one, keys[2:], 5)
     np.testing.assert_array_equal(whole.action[2], alone.action[0])
+
+
+class _KeyEcho(CountingEnv):
+    """Reports the key its step was given as the reward (its first word), to check how VecEnv hands keys out."""
+
+    def step(self, key, state, action):
+        res = super().step(key, state, action)
+        return res._replace(reward=key[0].astype(jnp.float32))  # a raw uint32 key (jax.random.PRNGKey)
+
+
+def test_vec_env_keys_one_env_gets_the_step_key_and_several_get_distinct_ones():
+    key = jax.random.PRNGKey(3)
+    one = VecEnv(_KeyEcho(), 1)
+    _, state = one.reset(key)
+    res = one.step(key, state, jnp.zeros(1, jnp.int32))
+    assert float(res.reward[0]) == float(key[0].astype(jnp.float32))  # no split(key, 1): one hash per step less
+    many = VecEnv(_KeyEcho(), 4)
+    _, state = many.reset(key)
+    words = np.asarray(many.step(key, state, jnp.zeros(4, jnp.int32)).reward)
+    assert len(set(words.tolist())) == 4 and float(key[0]) not in words.tolist()

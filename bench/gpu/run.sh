@@ -65,29 +65,30 @@ PY
 
 # name, seconds (measured on the H200: launches 57 s, brax_ppo 100-154 (before its second, 2K-iteration program), ppo_peers with rejax 54-60 (with sb3
 # and sbx > 375 for 3 rounds of one case), offpolicy_peers with rejax 92, brax_overhead 40, brax_sac 187,
-# throughput 113-121, compile_time 134-143, time_to_return 48 + 77 for its two cases, es 86, ppo_update_ab 70
-# (before it also compiled update_layout=auto);
-# kernel_profile is an estimate), command.
+# throughput 113-121, compile_time 134-143, time_to_return 48 + 77 for its two cases (115 on 2026-11-28),
+# es 86, ppo_update_ab 62-70, kernel_profile 201), command.
 # Runs so far: 2026-11-26 brax_ppo, throughput, compile_time, PPO CartPole of ppo_peers; 2026-11-27 (two
 # sessions) launches, brax_ppo, ppo_peers, offpolicy_peers, brax_overhead, brax_sac, time_to_return, es,
-# throughput, compile_time, ppo_update_ab. Next: kernel_profile (why jaxrl's PPO kernels take longer each than
-# rejax's, and where ES's generation time goes against the hand-written evosax loop), then the PPO rows from
-# before PPO's minibatch loop changed (brax_ppo, time_to_return). On the GPU machine SB3 runs on its CPU
+# throughput, compile_time, ppo_update_ab; 2026-11-28 kernel_profile, brax_ppo, time_to_return, ppo_update_ab,
+# launches (kernel_profile took 201 s, brax_ppo 136 s with its 2K-iteration program, time_to_return 115 s,
+# ppo_update_ab 62 s, launches 37 s). Next: es and kernel_profile (does ES's step without the VecEnv key
+# split close the gap to the hand-written evosax loop?), ppo_peers, offpolicy_peers (SAC Pendulum steps one
+# env), then brax_sac at brax's stage of training. On the GPU machine SB3 runs on its CPU
 # (device="cpu") and sbx's tiny-batch steps take minutes per case, so the peer tables there compare with
 # rejax, the JAX peer.
 PLAN=(
-  "kernel_profile|120|bench/kernel_profile.py"
-  "brax_ppo|190|bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32 --iterations 20 --repeats 5"
-  "time_to_return|150|bench/time_to_return.py --cases 'PPO CartPole-v1' 'SAC Pendulum-v1' --peers rejax --repeats 1"
-  "ppo_update_ab|110|bench/ppo_update_ab.py --repeats 7"
-  "launches|60|bench/launches.py --dump-hlo $OUT/hlo"
-  "ppo_peers|120|bench/ppo_peers.py --rounds 1 --peers rejax --cases 'PPO CartPole-v1' 'PPO Pendulum-v1'"
   "es|90|bench/es.py --rounds 3 --repeats 2 --min-seconds 0.5"
+  "kernel_profile|210|bench/kernel_profile.py"
+  "ppo_peers|120|bench/ppo_peers.py --rounds 1 --peers rejax --cases 'PPO CartPole-v1' 'PPO Pendulum-v1'"
+  "offpolicy_peers|120|bench/offpolicy_peers.py --rounds 1 --peers rejax"
+  "brax_sac|220|bench/brax_sac.py --env brax/ant --num-envs 256"
+  "brax_ppo|150|bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32 --iterations 20 --repeats 5"
+  "time_to_return|130|bench/time_to_return.py --cases 'PPO CartPole-v1' 'SAC Pendulum-v1' --peers rejax --repeats 1"
+  "ppo_update_ab|80|bench/ppo_update_ab.py --repeats 7"
+  "launches|60|bench/launches.py --dump-hlo $OUT/hlo"
   "throughput|120|bench/throughput.py --num-envs 16 256 4096 16384 65536 --num-seeds 1 16 64 256 --brax-env '' --repeats 3"
   "compile_time|150|bench/compile_time.py --repeats 1"
-  "offpolicy_peers|120|bench/offpolicy_peers.py --rounds 1 --peers rejax"
   "brax_overhead|60|bench/throughput.py --brax-only --brax-env brax/ant --brax-num-envs 2048 --brax-steps 64 --repeats 5"
-  "brax_sac|220|bench/brax_sac.py --env brax/ant --num-envs 256"
 )
 for entry in "${PLAN[@]}"; do
   IFS='|' read -r name estimate command <<<"$entry"
