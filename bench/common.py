@@ -107,7 +107,9 @@ def provenance(**extra) -> dict:
             "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
             "host_probe_ms": host_probe(),
             "versions": versions("jaxrl", "jax", "jaxlib", "flax", "optax", "gymnax", "brax", "mujoco",
-                                 "evosax"), **extra}
+                                 "evosax"),
+            # XLA flags change the programs being timed: a run under any records them
+            **({"xla_flags": os.environ["XLA_FLAGS"]} if os.environ.get("XLA_FLAGS") else {}), **extra}
 
 
 def platform_tag() -> str:

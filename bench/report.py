@@ -31,7 +31,8 @@ def _header(r: dict) -> str:
     cpu = f" ({r['cpu_model']})" if r.get("cpu_model") else ""
     probe = r.get("host_probe_ms")
     spell = f"; host probe {probe['start']:.0f} / {probe['end']:.0f} ms" if probe else ""
-    head = f"*{r['device']}, {r.get('cpu_count', '?')} CPU cores{cpu}, {r.get('date', '?')}; {vs}{spell}*"
+    flags = f"; XLA_FLAGS `{r['xla_flags']}`" if r.get("xla_flags") else ""
+    head = f"*{r['device']}, {r.get('cpu_count', '?')} CPU cores{cpu}, {r.get('date', '?')}; {vs}{spell}{flags}*"
     if r.get("unfinished"):
         head += (f"\n\n**Partial:** the run was cut off (its time limit) before {', '.join(r['unfinished'])}; "
                  f"only the cases below were finished.")

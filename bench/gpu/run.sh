@@ -71,13 +71,16 @@ PY
 # sessions) launches, brax_ppo, ppo_peers, offpolicy_peers, brax_overhead, brax_sac, time_to_return, es,
 # throughput, compile_time, ppo_update_ab; 2026-11-28 kernel_profile, brax_ppo, time_to_return, ppo_update_ab,
 # launches (kernel_profile took 201 s, brax_ppo 136 s with its 2K-iteration program, time_to_return 115 s,
-# ppo_update_ab 62 s, launches 37 s). Next: es and kernel_profile (does ES's step without the VecEnv key
-# split close the gap to the hand-written evosax loop?), ppo_peers, offpolicy_peers (SAC Pendulum steps one
-# env), then brax_sac at brax's stage of training. On the GPU machine SB3 runs on its CPU
+# ppo_update_ab 62 s, launches 37 s). Next: es (does ES's step without the VecEnv key split close the gap
+# to the hand-written evosax loop?), command_buffers (launches.py with XLA's while loops and conditionals
+# recorded as CUDA graphs, both sides: at 16 envs the device waits between kernels, and kernel_profile found
+# PPO's kernels take the same device time on both sides), ppo_peers, kernel_profile, offpolicy_peers (SAC
+# Pendulum steps one env), then brax_sac at brax's stage of training. On the GPU machine SB3 runs on its CPU
 # (device="cpu") and sbx's tiny-batch steps take minutes per case, so the peer tables there compare with
 # rejax, the JAX peer.
 PLAN=(
   "es|90|bench/es.py --rounds 3 --repeats 2 --min-seconds 0.5"
+  "command_buffers|70|bench/launches.py --out bench/results/launches-gpu-command-buffers.json|XLA_FLAGS=--xla_gpu_enable_command_buffer=FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,DYNAMIC_SLICE_FUSION,WHILE,CONDITIONAL"
   "kernel_profile|210|bench/kernel_profile.py"
   "ppo_peers|120|bench/ppo_peers.py --rounds 1 --peers rejax --cases 'PPO CartPole-v1' 'PPO Pendulum-v1'"
   "offpolicy_peers|120|bench/offpolicy_peers.py --rounds 1 --peers rejax"
@@ -91,16 +94,16 @@ PLAN=(
   "brax_overhead|60|bench/throughput.py --brax-only --brax-env brax/ant --brax-num-envs 2048 --brax-steps 64 --repeats 5"
 )
 for entry in "${PLAN[@]}"; do
-  IFS='|' read -r name estimate command <<<"$entry"
+  IFS='|' read -r name estimate command envs <<<"$entry"  # envs: VAR=value settings for this step alone
   if [ ${#STEPS[@]} -gt 0 ] && [[ ! " ${STEPS[*]} " == *" $name "* ]]; then continue; fi
   if [ "$(left)" -lt "$estimate" ]; then
     echo "== skip $name: ~${estimate}s estimated, $(left)s left" | tee -a "$LOG"
     continue
   fi
-  echo "== $name ($(left)s left): python3 $command" | tee -a "$LOG"
+  echo "== $name ($(left)s left): ${envs:+$envs }python3 $command" | tee -a "$LOG"
   t0=$(date +%s)
   [ "${QUICK:-0}" = 1 ] && command="$command --quick"
-  eval timeout "$(left)" python3 $command 2>&1 | tee -a "$LOG"
+  eval env $envs timeout "$(left)" python3 $command 2>&1 | tee -a "$LOG"
   echo "== $name: exit ${PIPESTATUS[0]} after $(( $(date +%s) - t0 ))s" | tee -a "$LOG"
 done
 # only the files this run wrote: the working tree brings the earlier GPU results along, and on a machine kept
