@@ -88,11 +88,10 @@ class VecEnv(Wrapper):
         return jax.vmap(self.env.reset)(jax.random.split(key, self.num_envs))
 
     def step(self, key, state, action):
-        # A single env is given the step key itself: `split(key, 1)` is one more threefry hash per env step
-        # for no gain, and ES and the planner run one env per member (kernel_profile.py on the H200 showed
-        # jaxrl's ES rollout running one kernel per env step more than a hand-written evosax loop; on the CPU
-        # the split was 92 of 304 thunks per step). Step keys come from the rollout's batched split and are
-        # used once; `reset` keeps its split, since a caller may also draw from the key it resets with.
+        # A single env gets the step key itself: `split(key, 1)` would add a threefry hash to every env step of
+        # ES, the planner and one-env SAC (bench/FINDINGS.md, 2026-11-28). A step key is fresh for each step
+        # (the rollout kernel splits them all up front) and used once; `reset` keeps its split, since a caller
+        # may also draw from the key it resets with.
         keys = key[None] if self.num_envs == 1 else jax.random.split(key, self.num_envs)
         return jax.vmap(self.env.step)(keys, state, action)
 
