@@ -3,18 +3,21 @@ evosax loop, under `jax.profiler` (a diagnostic).
 
     .venv/bin/python bench/kernel_profile.py [--cases "PPO CartPole-v1" ...] [--repeats 3] [--quick] [--out F]
 
-launches.py counts the kernels each side's program runs; on a GPU at 16 envs jaxrl's PPO now runs fewer
-kernels than rejax's yet takes longer, so its kernels cost more each. This script times each side at the
+launches.py counts the kernels each side's program runs; on a GPU at 16 envs jaxrl's PPO runs fewer
+kernels than rejax's yet takes longer. This script times each side at the
 settings of ppo_peers.py (one seed, median of --repeats calls after compilation), then runs one more call
 under `jax.profiler.trace` and sums the device's events (bench/peers/trace_summary.py): how many, their
 total duration, the time the device was busy (the union of the events' intervals), and the events with
 the largest total time. Busy time well below the call's wall time means the device waits on launches and
 loop conditions; busy time near it means the kernels themselves are slow, and the top events say which.
-The profiled call itself runs slower than an untraced one; compare its busy time with its own seconds.
+The profiled call itself runs slower than an untraced one, and its seconds include collecting the trace:
+compare its busy time with its span (first device event to last).
 The ES cases (es.py's comparison: CartPole, population 64, 100 generations) profile jaxrl's one-jit `train`
 against evosax driven by a Python loop of jitted ask / rollout / tell, with one env key per generation
-shared by the members (es.py's leanest loop); on a GPU jaxrl was 0.93-0.96x that loop, for a reason not
-found yet.
+shared by the members (es.py's leanest loop); on a GPU jaxrl was 0.93-0.96x that loop.
+Found with it on an H200 (2026-11-28, bench/FINDINGS.md): the two PPO programs' kernels add up to the same
+device time, so jaxrl's extra time is the device waiting between kernels; jaxrl's ES ran one kernel per env
+step more than the hand loop (VecEnv's key split for a single env, since removed).
 On a CPU the trace has no device events: the rows then hold the timings only.
 Writes bench/results/kernel-profile-<platform>.json.
 """
