@@ -72,16 +72,17 @@ PY
 # throughput, compile_time, ppo_update_ab; 2026-11-28 kernel_profile, brax_ppo, time_to_return, ppo_update_ab,
 # launches (kernel_profile took 201 s, brax_ppo 136 s with its 2K-iteration program, time_to_return 115 s,
 # ppo_update_ab 62 s, launches 37 s). Next: es (does ES's step without the VecEnv key split close the gap
-# to the hand-written evosax loop?), command_buffers (launches.py with XLA's while loops and conditionals
+# to the hand-written evosax loop?), kernel_profile_es (its ES cases alone, into a file of their own),
+# command_buffers (launches.py with XLA's while loops and conditionals
 # recorded as CUDA graphs, both sides: at 16 envs the device waits between kernels, and kernel_profile found
-# PPO's kernels take the same device time on both sides), ppo_peers, kernel_profile, offpolicy_peers (SAC
+# PPO's kernels take the same device time on both sides), ppo_peers, offpolicy_peers (SAC
 # Pendulum steps one env), then brax_sac at brax's stage of training. On the GPU machine SB3 runs on its CPU
 # (device="cpu") and sbx's tiny-batch steps take minutes per case, so the peer tables there compare with
 # rejax, the JAX peer.
 PLAN=(
   "es|90|bench/es.py --rounds 3 --repeats 2 --min-seconds 0.5"
   "command_buffers|70|bench/launches.py --out bench/results/launches-gpu-command-buffers.json|XLA_FLAGS=--xla_gpu_enable_command_buffer=FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,DYNAMIC_SLICE_FUSION,WHILE,CONDITIONAL"
-  "kernel_profile|210|bench/kernel_profile.py"
+  "kernel_profile_es|120|bench/kernel_profile.py --cases 'ES Open_ES 64' 'ES CMA_ES 64' --out bench/results/kernel-profile-gpu-es.json"
   "ppo_peers|120|bench/ppo_peers.py --rounds 1 --peers rejax --cases 'PPO CartPole-v1' 'PPO Pendulum-v1'"
   "offpolicy_peers|120|bench/offpolicy_peers.py --rounds 1 --peers rejax"
   "brax_sac|220|bench/brax_sac.py --env brax/ant --num-envs 256"
@@ -89,6 +90,7 @@ PLAN=(
   "time_to_return|130|bench/time_to_return.py --cases 'PPO CartPole-v1' 'SAC Pendulum-v1' --peers rejax --repeats 1"
   "ppo_update_ab|80|bench/ppo_update_ab.py --repeats 7"
   "launches|60|bench/launches.py --dump-hlo $OUT/hlo"
+  "kernel_profile|210|bench/kernel_profile.py"
   "throughput|120|bench/throughput.py --num-envs 16 256 4096 16384 65536 --num-seeds 1 16 64 256 --brax-env '' --repeats 3"
   "compile_time|150|bench/compile_time.py --repeats 1"
   "brax_overhead|60|bench/throughput.py --brax-only --brax-env brax/ant --brax-num-envs 2048 --brax-steps 64 --repeats 5"
