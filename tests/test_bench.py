@@ -272,6 +272,19 @@ def test_host_probe_is_recorded_at_start_and_end_and_shown_in_the_table_header()
     assert "host probe" not in report._header({"device": "cpu:test", "date": "today"})  # files from before it
 
 
+def test_xla_flags_of_a_run_are_recorded_and_shown_in_the_table_header(monkeypatch):
+    import report
+    from common import provenance
+
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    assert "xla_flags" not in provenance()
+    flags = "--xla_gpu_enable_command_buffer=FUSION,WHILE"  # read only when a GPU backend starts
+    monkeypatch.setenv("XLA_FLAGS", flags)
+    result = provenance()
+    assert result["xla_flags"] == flags
+    assert f"XLA_FLAGS `{flags}`" in report._header(dict(result, device="gpu:test"))
+
+
 def _quick_run(script: str, tmp_path) -> dict:
     """`script --quick --out F`: its result file, with the provenance every result file records."""
     out = tmp_path / "result.json"
