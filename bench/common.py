@@ -335,20 +335,21 @@ def merge_run(args, result: dict, plot) -> None:
         print(f"merged {', '.join(result['results'])} into {args.merge_into}")
 
 
-def profiled(call) -> dict:
+def profiled(call, host_tracer_level: int = 0) -> dict:
     """One more call of `call` under `jax.profiler.trace`: its seconds, and what the device spent them on
-    (bench/peers/trace_summary.py, which the peers' workers use too)."""
+    (bench/peers/trace_summary.py, which the peers' workers use too; `host_tracer_level` > 0 also records
+    the host's runtime events)."""
     import jax
 
     if str(PEER_WORKERS) not in sys.path:
         sys.path.insert(0, str(PEER_WORKERS))
     from trace_summary import profile_call
 
-    return profile_call(jax, call)
+    return profile_call(jax, call, host_tracer_level)
 
 
 def jaxrl_side(overrides: list[str], steps: int, num_seeds: int, repeats: int, hlo: bool = False,
-               profile: bool = False):
+               profile: bool = False, host_tracer_level: int = 0):
     """jaxrl's training program for config `overrides` (key=value strings) with `steps` env steps per seed and
     `num_seeds` seeds vmapped in one call, compiled once (timed users' way: `make_train_many`). Returns a
     function that times `repeats` calls of it and returns a row: seconds (median), times, env_steps (all
@@ -366,7 +367,7 @@ def jaxrl_side(overrides: list[str], steps: int, num_seeds: int, repeats: int, h
     def timed() -> dict:
         seconds, times = median_time(call, repeats)
         row = dict(info, seconds=seconds, times=times, env_steps=steps * num_seeds)
-        return dict(row, **profiled(call)) if profile else row
+        return dict(row, **profiled(call, host_tracer_level)) if profile else row
 
     return timed
 

@@ -2,6 +2,7 @@
 evosax loop, under `jax.profiler` (a diagnostic).
 
     .venv/bin/python bench/kernel_profile.py [--cases "PPO CartPole-v1" ...] [--repeats 3] [--quick] [--out F]
+                                             [--host-tracer-level 0|1|2]
 
 launches.py counts the kernels each side's program runs; on a GPU at 16 envs jaxrl's PPO runs fewer
 kernels than rejax's yet takes longer. This script times each side at the
@@ -9,7 +10,11 @@ settings of ppo_peers.py (one seed, median of --repeats calls after compilation)
 under `jax.profiler.trace` and sums the device's events (bench/peers/trace_summary.py): how many, their
 total duration, the time the device was busy (the union of the events' intervals), and the events with
 the largest total time. Busy time well below the call's wall time means the device waits on launches and
-loop conditions; busy time near it means the kernels themselves are slow, and the top events say which.
+host round trips; busy time near it means the kernels themselves are slow, and the top events say which.
+Where the device waits, `gaps` says how: the idle intervals by length, and the kernels that start after
+the most idle time (the launches it waited for; one after every long gap points at a host round trip
+before it, many short gaps at a host that cannot keep up). `--host-tracer-level 1` also records the host's
+runtime events (slower, and they stretch the gaps further), listed by count under `host`.
 The profiled call itself runs slower than an untraced one, and its seconds include collecting the trace:
 compare its busy time with its span (first device event to last).
 The ES cases (es.py's comparison: CartPole, population 64, 100 generations) profile jaxrl's one-jit `train`
@@ -36,7 +41,7 @@ ES_CASES = {"ES Open_ES 64": ("Open_ES", 64), "ES CMA_ES 64": ("CMA_ES", 64)}
 CASES = (*launches.CASES, *ES_CASES)
 
 
-def es_sides(case: str, quick: bool, repeats: int) -> dict:
+def es_sides(case: str, quick: bool, repeats: int, host_tracer_level: int = 0) -> dict:
     """{side: row} of an ES case: each side's call timed (median of `repeats`), then one call profiled."""
     import es
 
@@ -47,7 +52,7 @@ def es_sides(case: str, quick: bool, repeats: int) -> dict:
         call, compile_s, _ = make(strategy, population, generations)
         seconds, times = median_time(call, repeats)
         rows[side] = dict(seconds=seconds, times=times, compile_seconds=compile_s, generations=generations,
-                          **profiled(call))
+                          **profiled(call, host_tracer_level))
     return rows
 
 
@@ -62,12 +67,29 @@ def line(case: str, side: str, row: dict) -> str:
             f"{p['total_event_us'] / p['device_events']:.2f} us")
 
 
+def gap_lines(profile: dict, top: int = 4) -> list[str]:
+    """Printed account of a profile's idle gaps (trace_summary.idle_gaps) and its most frequent host events."""
+    out = []
+    g = profile.get("gaps")
+    if g and g["count"]:
+        bins = ", ".join(f"{b['gap']}: {b['count']:,} ({b['total_us'] / 1e3:.1f} ms)" for b in g["by_length"] if b["count"])
+        out.append(f"      idle {g['total_us'] / 1e3:.1f} ms in {g['count']:,} gaps | {bins}")
+        for e in g["next_events"][:top]:
+            out.append(f"      {e['total_us'] / 1e3:8.1f} ms idle before {e['count']:>7,} x {e['name'][:80]} "
+                       f"(mean gap {e['mean_us']:.2f} us)")
+    for e in profile.get("host", {}).get("top_by_count", [])[:top]:
+        out.append(f"      host {e['count']:>8,} x {e['mean_us']:7.2f} us  {e['name'][:90]}")
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="a quarter of PPO's env steps, 30 ES generations, 1 repeat")
     p.add_argument("--out", default=None)
+    p.add_argument("--host-tracer-level", type=int, default=0, choices=(0, 1, 2),
+                   help="also trace the host's runtime events (0: device events only)")
     args = p.parse_args(argv)
     import ppo_peers
 
@@ -75,18 +97,21 @@ def main(argv=None):
     results = {}
     for case in args.cases:
         if case in ES_CASES:
-            results[case] = es_sides(case, args.quick, repeats)
+            results[case] = es_sides(case, args.quick, repeats, args.host_tracer_level)
         else:
             steps = ppo_peers.env_steps(case, args.quick)
-            results[case] = {side: run(case, steps, repeats, mode="profile")
+            results[case] = {side: run(case, steps, repeats, mode="profile", host_tracer_level=args.host_tracer_level)
                              for side, run in (("jaxrl", launches.ours), ("rejax", launches.rejax))}
         for side, row in results[case].items():
             print(line(case, side, row), flush=True)
             for e in row["profile"].get("top_events", [])[:6]:
                 print(f"      {e['total_us'] / 1e3:8.1f} ms  {e['count']:>7,} x {e['mean_us']:6.2f} us  {e['name'][:90]}",
                       flush=True)
+            for text in gap_lines(row["profile"]):
+                print(text, flush=True)
     write_result("kernel-profile", provenance(benchmark="kernel_profile", cases=args.cases, repeats=repeats,
-                                              quick=args.quick, results=results), args.out, args.quick)
+                                              quick=args.quick, host_tracer_level=args.host_tracer_level,
+                                              results=results), args.out, args.quick)
 
 
 if __name__ == "__main__":

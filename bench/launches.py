@@ -4,8 +4,7 @@
                                        [--dump-hlo DIR]
 
 On a GPU, small-batch RL training (16 CartPole envs) is bound by launches, not arithmetic: every kernel
-costs a few microseconds of launch and scheduling, and every iteration of an XLA while loop copies its
-predicate to the host before the next. This script compiles each side's training program at the settings
+costs a few microseconds of launch and scheduling. This script compiles each side's training program at the settings
 of ppo_peers.py (one seed), reads XLA's optimized program (`compiled.as_text()`), and counts per call:
 
 - kernels: the instructions of the program's non-fusion computations that run as kernels (fusions, custom
@@ -13,7 +12,12 @@ of ppo_peers.py (one seed), reads XLA's optimized program (`compiled.as_text()`)
   done), each multiplied by the trip counts of the loops
   around it (XLA records `known_trip_count` on the loops it can count; a loop without one counts once and
   is listed, so the total is then a lower bound);
-- loop iterations: the same sum over while loops (each iteration is one predicate round trip on a GPU);
+- loop iterations: the same sum over while loops (on a GPU, an iteration of a loop whose trip count XLA
+  knows runs its body's launches and nothing else; a loop without one copies its predicate to the host
+  and waits for the device at every iteration);
+- conditionals run: each one, on a GPU, copies its branch index to the host and waits for the device to
+  finish everything launched before it (XLA's `ConditionalThunk`), so the device then idles while the host
+  launches the branch;
 - the loops themselves, by nesting, with their trip counts and kernels per iteration, from the JAX op that
   made each (XLA's metadata), and the kernels directly in each loop's body by the JAX op that made them,
   so that the counts can be traced to code, and by kind (elementwise, reduction, matmul, ...), for
@@ -140,9 +144,9 @@ def count(text: str) -> dict:
 
     visited = set()
 
-    def walk(name: str, depth: int, in_graph: bool = False) -> tuple[int, int]:
+    def walk(name: str, depth: int, in_graph: bool = False) -> tuple[int, int, int]:
         visited.add(name)
-        kernels = iterations = 0
+        kernels = iterations = conditionals = 0
         for opcode, rest in comps.get(name, []):
             if opcode == "while":
                 body, cond, trips = _attr(rest, "body"), _attr(rest, "condition"), _trip_count(rest)
@@ -150,12 +154,14 @@ def count(text: str) -> dict:
                 loops.append(row)
                 row["kernels_in_body"] = _tally_kernels(comps.get(body, []), _made_by)
                 row["kernel_kinds_in_body"] = _tally_kernels(comps.get(body, []), _kernel_kind)
-                bk, bi = walk(body, depth + 1, in_graph)
-                ck, ci = walk(cond, depth + 1, in_graph)
+                bk, bi, bc = walk(body, depth + 1, in_graph)
+                ck, ci, cc = walk(cond, depth + 1, in_graph)
                 n = trips if trips is not None else 1
-                row.update(kernels_per_iteration=bk + ck, loop_iterations_per_iteration=bi + ci)
+                row.update(kernels_per_iteration=bk + ck, loop_iterations_per_iteration=bi + ci,
+                           conditionals_per_iteration=bc + cc)
                 kernels += n * (bk + ck) + ck
                 iterations += n * (1 + bi + ci)
+                conditionals += n * (bc + cc) + cc
             elif opcode == "conditional":
                 branches = re.findall(r"%?([\w.\-]+)", (re.search(r"branch_computations=\{([^}]*)\}", rest) or
                                                          re.search(r"(true_computation=\S+)", rest)).group(1))
@@ -163,47 +169,50 @@ def count(text: str) -> dict:
                     if _attr(rest, attr):
                         branches.append(_attr(rest, attr))
                 costs = [walk(b, depth, in_graph) for b in branches if b in comps]
-                kernels += 1 + max((k for k, _ in costs), default=0)  # the branch index goes to the host
-                iterations += max((i for _, i in costs), default=0)
+                kernels += 1 + max((k for k, _, _ in costs), default=0)  # the branch index goes to the host
+                iterations += max((i for _, i, _ in costs), default=0)
+                conditionals += 1 + max((c for _, _, c in costs), default=0)
             elif opcode == "call":
                 callee = _attr(rest, "to_apply")
-                k, i = walk(callee, depth, in_graph or "command_buffer" in callee)
+                k, i, c = walk(callee, depth, in_graph or "command_buffer" in callee)
                 kernels += k
                 iterations += i
+                conditionals += c
             elif opcode not in NOT_KERNELS:
                 kernels += 1
                 graph[0] += in_graph
-        return kernels, iterations
+        return kernels, iterations, conditionals
 
-    kernels, iterations = walk(entry, 0)
+    kernels, iterations, conditionals = walk(entry, 0)
     opcodes = {}
     for name in visited:  # the computations that run as a sequence of kernels, not fusions or reducers
         for opcode, _ in comps.get(name, []):
             if opcode not in NOT_KERNELS:
                 opcodes[opcode] = opcodes.get(opcode, 0) + 1
     return {"kernels_per_call": kernels, "loop_iterations_per_call": iterations,
-            "command_buffer_kernels_static": graph[0],
+            "conditionals_per_call": conditionals, "command_buffer_kernels_static": graph[0],
             "loops_without_trip_count": sum(r["trip_count"] is None for r in loops),
             "kernel_instructions": dict(sorted(opcodes.items(), key=lambda kv: -kv[1])), "loops": loops}
 
 
-def ours(case: str, steps: int, repeats: int, mode: str = "hlo") -> dict:
+def ours(case: str, steps: int, repeats: int, mode: str = "hlo", host_tracer_level: int = 0) -> dict:
     """jaxrl's row at ppo_peers.py's settings, one seed, with its compiled program (`mode` "hlo") or one more
-    call under the profiler ("profile", for kernel_profile.py)."""
+    call under the profiler ("profile", for kernel_profile.py, at `host_tracer_level`)."""
     import ppo_peers
 
     algo, env_id = case.split()
     return jaxrl_side(ppo_peers.ours(algo.lower(), env_id, ppo_peers.CASES[case]), steps, 1, repeats,
-                      hlo=mode == "hlo", profile=mode == "profile")()
+                      hlo=mode == "hlo", profile=mode == "profile", host_tracer_level=host_tracer_level)()
 
 
-def rejax(case: str, steps: int, repeats: int, mode: str = "hlo") -> dict:
+def rejax(case: str, steps: int, repeats: int, mode: str = "hlo", host_tracer_level: int = 0) -> dict:
     """rejax's row at the same settings, from its worker in `mode` ("hlo" or "profile")."""
     import ppo_peers
 
     algo, env_id = case.split()
     a = ppo_peers.algo_config(algo.lower(), env_id, ppo_peers.CASES[case])
-    request = dict(ppo_peers.rejax_request(a, steps, env_id, repeats), mode=mode)
+    request = dict(ppo_peers.rejax_request(a, steps, env_id, repeats), mode=mode,
+                   host_tracer_level=host_tracer_level)
     return run_peer("rejax", "rejax_worker.py", request)
 
 
@@ -239,6 +248,7 @@ def main(argv=None):
                   f"({row['kernels_per_call'] / steps:6.3f} per env step) | "
                   f"{row['loop_iterations_per_call']:>7,} loop iterations | "
                   f"{row['loops_without_trip_count']} loops of unknown trip count | "
+                  f"{row['conditionals_per_call']:,} conditionals run | "
                   f"{row['command_buffer_kernels_static']} kernel instructions in command buffers | {row['seconds']:.3f} s/call "
                   f"({row['microseconds_per_kernel']:.2f} us/kernel)", flush=True)
             for loop in row["loops"]:

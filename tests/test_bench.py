@@ -504,6 +504,13 @@ def test_launch_counter_reads_a_real_program():
     c = launches.count(f.lower(jax.numpy.ones(8)).compile().as_text())
     assert 7 in [row["trip_count"] for row in c["loops"]]
     assert c["kernels_per_call"] >= 7 and c["loop_iterations_per_call"] >= 7
+    assert c["conditionals_per_call"] == 0
+    # a conditional on a value the program computes runs at every iteration (a host round trip on a GPU)
+    jnp = jax.numpy
+    g = jax.jit(lambda x: jax.lax.fori_loop(0, 7, lambda i, y: jax.lax.cond(
+        y.sum() > i, lambda v: jnp.sin(v) @ v.T @ v, lambda v: jnp.cos(v) * 3.0, y), x))
+    c = launches.count(g.lower(jnp.ones((8, 8))).compile().as_text())
+    assert c["conditionals_per_call"] == 7 and [r["conditionals_per_iteration"] for r in c["loops"]] == [1]
 
 
 def test_trace_summary_adds_up_the_device_events_only(tmp_path):
@@ -528,6 +535,13 @@ def test_trace_summary_adds_up_the_device_events_only(tmp_path):
     assert s["device_events"] == 3 and s["total_event_us"] == 10
     assert s["busy_us"] == 8 and s["span_us"] == 22  # [10, 16) and [30, 32)
     assert s["top_events"][0] == {"name": "gemm_fusion_dot", "count": 2, "total_us": 6, "mean_us": 3}
+    gaps = s["gaps"]  # the one idle interval, [16, 30): after loop_add_fusion, before gemm_fusion_dot
+    assert gaps["count"] == 1 and gaps["total_us"] == 14 == s["span_us"] - s["busy_us"]
+    assert [b["count"] for b in gaps["by_length"]] == [0, 0, 1, 0, 0] and gaps["by_length"][2]["gap"] == "10-50 us"
+    assert gaps["next_events"] == [{"name": "gemm_fusion_dot", "count": 1, "total_us": 14, "mean_us": 14}]
+    assert gaps["previous_events"][0]["name"] == "loop_add_fusion"
+    assert s["host"] == {"events": 1, "top_by_count": [
+        {"name": "/host:CPU: PjitFunction(train)", "count": 1, "total_us": 1000, "mean_us": 1000}]}
     events = [e for e in events if e.get("pid") != 2]  # a CPU trace: said so, not an empty account
     with gzip.open(run / "host.trace.json.gz", "wt") as f:
         json.dump({"traceEvents": events}, f)

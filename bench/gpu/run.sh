@@ -75,13 +75,15 @@ PY
 # to the hand-written evosax loop?), kernel_profile_es (its ES cases alone, into a file of their own),
 # command_buffers (launches.py with XLA's while loops and conditionals
 # recorded as CUDA graphs, both sides: at 16 envs the device waits between kernels, and kernel_profile found
-# PPO's kernels take the same device time on both sides), ppo_peers, offpolicy_peers (SAC
+# PPO's kernels take the same device time on both sides), kernel_profile_ppo (PPO's idle gaps by length
+# and by the kernel that follows them: which launches the device waits for), ppo_peers, offpolicy_peers (SAC
 # Pendulum steps one env), then brax_sac at brax's stage of training. On the GPU machine SB3 runs on its CPU
 # (device="cpu") and sbx's tiny-batch steps take minutes per case, so the peer tables there compare with
 # rejax, the JAX peer.
 PLAN=(
   "es|90|bench/es.py --rounds 3 --repeats 2 --min-seconds 0.5"
   "command_buffers|70|bench/launches.py --out bench/results/launches-gpu-command-buffers.json|XLA_FLAGS=--xla_gpu_enable_command_buffer=FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,DYNAMIC_SLICE_FUSION,WHILE,CONDITIONAL"
+  "kernel_profile_ppo|150|bench/kernel_profile.py --cases 'PPO CartPole-v1' 'PPO Pendulum-v1'"
   "kernel_profile_es|120|bench/kernel_profile.py --cases 'ES Open_ES 64' 'ES CMA_ES 64' --out bench/results/kernel-profile-gpu-es.json"
   "ppo_peers|120|bench/ppo_peers.py --rounds 1 --peers rejax --cases 'PPO CartPole-v1' 'PPO Pendulum-v1'"
   "offpolicy_peers|120|bench/offpolicy_peers.py --rounds 1 --peers rejax"

@@ -80,7 +80,8 @@ def throughput(request):
     if request["mode"] == "profile":  # one more call under the profiler (bench/kernel_profile.py)
         from trace_summary import profile_call
 
-        out.update(profile_call(jax, lambda: jax.block_until_ready(compiled(key))))
+        out.update(profile_call(jax, lambda: jax.block_until_ready(compiled(key)),
+                                request.get("host_tracer_level", 0)))
     return out
 
 

@@ -6,6 +6,12 @@ The profiler writes `plugins/profile/<run>/<host>.trace.json.gz`: Chrome trace e
 and memory copy, under a process named "/device:GPU:<n>..." with one thread per stream. `summarize` adds
 up the device's events: how many, their total duration, the time the device was busy (the union of their
 intervals), the span from the first to the last, and the events with the largest total time by name.
+`gaps` accounts for the rest of the span, the time the device sat idle: how the idle intervals fall by
+length, and which events come right after (and right before) the most idle time. An event that follows
+idle time again and again marks the launch the device waited for: after a host round trip (a
+conditional's branch index, a loop predicate), or where the host fell behind. `host` lists the events of
+the other processes (the host's threads: with the device-only options, what the device tracer records
+there, such as the CUDA API calls, if any) by count.
 """
 from __future__ import annotations
 
@@ -17,14 +23,16 @@ import time
 from pathlib import Path
 
 
-def device_only_options(jax):
-    """Profiler options that leave out host and Python tracing (which slowed a PPO call on the CPU from
-    0.16 s to 10 s): the device's events are all `summarize` reads. None where jax has no such options."""
+def device_only_options(jax, host_tracer_level: int = 0):
+    """Profiler options that leave out Python tracing and, at `host_tracer_level` 0, the host's own
+    activity (which slowed a PPO call on the CPU from 0.16 s to 10 s): the device's events are what
+    `summarize` mostly reads. Level 1 adds the host's runtime events (on the CPU, one per XLA thunk). None
+    where jax has no such options."""
     options_type = getattr(jax.profiler, "ProfileOptions", None)
     if options_type is None:
         return None
     options = options_type()
-    options.host_tracer_level = 0
+    options.host_tracer_level = host_tracer_level
     options.python_tracer_level = 0
     return options
 
@@ -46,19 +54,66 @@ def _busy(intervals: list[tuple[float, float]]) -> float:
     return total
 
 
+GAP_BINS_US = (2.0, 10.0, 50.0, 500.0)  # idle intervals by length: < 2 us, 2-10, 10-50, 50-500, >= 500
+
+
+def _ranked(by_name: dict, top: int) -> list[dict]:
+    ranked = sorted(by_name.items(), key=lambda kv: -sum(kv[1]))[:top]
+    return [{"name": n[:160], "count": len(d), "total_us": sum(d), "mean_us": sum(d) / len(d)} for n, d in ranked]
+
+
+def idle_gaps(spans: list[dict], top: int = 10) -> dict:
+    """The idle intervals between a device's events (all its streams merged): their count and total, by
+    length (`GAP_BINS_US`), and the events that start right after the most idle time (`next_events`) and
+    that end right before it (`previous_events`), each {name, count, total_us, mean_us} of the gaps."""
+    ordered = sorted(spans, key=lambda e: (e["ts"], e["ts"] + e["dur"]))
+    edges = (0.0, *GAP_BINS_US, float("inf"))
+    bins = [[0, 0.0] for _ in range(len(edges) - 1)]
+    after: dict[str, list[float]] = {}
+    before: dict[str, list[float]] = {}
+    end, last = None, None
+    for e in ordered:
+        if end is not None and e["ts"] > end:
+            gap = e["ts"] - end
+            b = next(i for i in range(len(bins)) if gap < edges[i + 1])
+            bins[b][0] += 1
+            bins[b][1] += gap
+            after.setdefault(e["name"], []).append(gap)
+            before.setdefault(last["name"], []).append(gap)
+        if end is None or e["ts"] + e["dur"] >= end:
+            end, last = e["ts"] + e["dur"], e
+    labels = [f"< {edges[1]:g} us", *(f"{a:g}-{b:g} us" for a, b in zip(edges[1:-2], edges[2:-1])),
+              f">= {edges[-2]:g} us"]
+    return {"count": sum(n for n, _ in bins), "total_us": sum(t for _, t in bins),
+            "by_length": [{"gap": lab, "count": n, "total_us": t} for lab, (n, t) in zip(labels, bins)],
+            "next_events": _ranked(after, top), "previous_events": _ranked(before, top)}
+
+
+def _host_events(events: list[dict], names: dict, device_pids: set, top: int) -> dict:
+    """The events of the non-device processes, most frequent first (each name with its process)."""
+    by_name: dict[str, list[float]] = {}
+    for e in events:
+        if e.get("ph") == "X" and e.get("pid") not in device_pids and "dur" in e:
+            by_name.setdefault(f"{names.get(e['pid'], e['pid'])}: {e['name']}", []).append(e["dur"])
+    ranked = sorted(by_name.items(), key=lambda kv: (-len(kv[1]), -sum(kv[1])))[:top]
+    return {"events": sum(len(d) for d in by_name.values()),
+            "top_by_count": [{"name": n[:160], "count": len(d), "total_us": sum(d), "mean_us": sum(d) / len(d)}
+                             for n, d in ranked]}
+
+
 def summarize(log_dir: str, top: int = 15) -> dict:
     events = json.load(gzip.open(_trace_file(log_dir)))["traceEvents"]
     names = {e["pid"]: e["args"]["name"] for e in events if e.get("ph") == "M" and e.get("name") == "process_name"}
     device_pids = {pid for pid, name in names.items() if "/device:" in name and "CPU" not in name.upper()}
     spans = [e for e in events if e.get("ph") == "X" and e.get("pid") in device_pids and "dur" in e]
+    host = _host_events(events, names, device_pids, top)
     if not spans:
-        return {"device_events": 0, "processes": sorted(names.values()),
+        return {"device_events": 0, "processes": sorted(names.values()), "host": host,
                 "note": "no device events in the trace (a CPU run, or the profiler could not trace the device)"}
     intervals = [(e["ts"], e["ts"] + e["dur"]) for e in spans]
     by_name: dict[str, list[float]] = {}
     for e in spans:
         by_name.setdefault(e["name"], []).append(e["dur"])
-    ranked = sorted(by_name.items(), key=lambda kv: -sum(kv[1]))[:top]
     durations = sorted(e["dur"] for e in spans)
     return {
         "device_events": len(spans),
@@ -67,16 +122,18 @@ def summarize(log_dir: str, top: int = 15) -> dict:
         "busy_us": _busy(intervals),
         "span_us": max(e for _, e in intervals) - min(s for s, _ in intervals),
         "median_event_us": durations[len(durations) // 2],
-        "top_events": [{"name": n[:160], "count": len(d), "total_us": sum(d), "mean_us": sum(d) / len(d)}
-                       for n, d in ranked],
+        "top_events": _ranked(by_name, top),
+        "gaps": idle_gaps(spans),
+        "host": host,
     }
 
 
-def profile_call(jax, call) -> dict:
+def profile_call(jax, call, host_tracer_level: int = 0) -> dict:
     """One call of `call` (blocking) under `jax.profiler.trace`: its seconds and `summarize`'s account. Traced
-    with `device_only_options` first; off the CPU, a trace without device events is retried with the
-    profiler's defaults (in case this jax's device tracer needs them)."""
-    attempts = [("device only", device_only_options(jax))]
+    with `device_only_options` first (at `host_tracer_level`); off the CPU, a trace without device events is
+    retried with the profiler's defaults (in case this jax's device tracer needs them)."""
+    first = "device only" if not host_tracer_level else f"host tracer level {host_tracer_level}, no Python"
+    attempts = [(first, device_only_options(jax, host_tracer_level))]
     if jax.default_backend() != "cpu":
         attempts.append(("default", None))
     takes_options = "profiler_options" in inspect.signature(jax.profiler.trace).parameters
