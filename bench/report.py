@@ -342,6 +342,18 @@ def ppo_update_ab(r: dict) -> str:
     return _ab_table(r, head, ("pytree", "vector"), extra)
 
 
+def idle_resets_ab(r: dict) -> str:
+    head = (f"One seed at the peer tables' settings (brax/inverted_pendulum: `brax_ppo.py`'s), median of "
+            f"{r['repeats']} interleaved calls per side: the training env skipping the reset work of steps where "
+            "no env finished (`skip_idle_resets`, the training loops' setting; on the CPU only) vs resetting at "
+            "every step; speed-up is the first's time over the second's. A diagnostic, not a comparison with a "
+            "peer.\n")
+    return _ab_table(r, head, ("every step", "skip"),
+                     ("per-round speed-ups; identical outputs",
+                      lambda x: (f"{min(x['speedup_per_round']):.2f}-{max(x['speedup_per_round']):.2f}; "
+                                 + ("yes" if x["identical_outputs"] else "**no**"))))
+
+
 SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),
             ("offpolicy-peers", "Off-policy training throughput vs peers", offpolicy_peers),
             ("throughput", "Kernel overhead and scaling", throughput),
@@ -354,7 +366,8 @@ SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),
             ("es", "Evolution strategies vs a plain evosax loop", es),
             ("prng-lowering", "Threefry lowered rolled (JAX's CPU default) vs unrolled", prng_lowering),
             ("weight-gradients", "Dense weight gradients: standard form vs jaxrl's CPU layout", weight_gradients),
-            ("ppo-update-ab", "PPO's minibatch loop: parameter pytree vs one vector", ppo_update_ab)]
+            ("ppo-update-ab", "PPO's minibatch loop: parameter pytree vs one vector", ppo_update_ab),
+            ("idle-resets-ab", "The training env's resets: skipped on idle steps vs every step", idle_resets_ab)]
 
 
 def render() -> str:

@@ -222,3 +222,38 @@ def test_vec_env_keys_one_env_gets_the_step_key_and_several_get_distinct_ones():
     _, state = many.reset(key)
     words = np.asarray(many.step(key, state, jnp.zeros(4, jnp.int32)).reward)
     assert len(set(words.tolist())) == 4 and float(key[0].astype(jnp.float32)) not in words.tolist()  # as rounded
+
+
+def _random_rollout(env, key, steps):
+    n = env.action_space.n
+
+    def policy(params, obs, k):
+        return jax.random.randint(k, (obs.shape[0],), 0, n), {}
+
+    def run_it(k):
+        return kernel.rollout(env, policy, None, kernel.reset(env, k), k, steps)
+
+    return run_it
+
+
+def test_skip_idle_resets_gives_the_same_rollout_and_skips_on_the_cpu():
+    """With skip_idle_resets a CPU step where no env finished skips the reset work (a conditional in the
+    compiled program); the transitions, final observations and episode statistics are bit for bit those
+    of resetting at every step, on steps where some envs finish and on steps where none does, and under a
+    vmap that shares the reset's key (where JAX computes both branches)."""
+    key = jax.random.PRNGKey(7)
+    out, programs = {}, {}
+    for skip in (False, True):
+        env = make("gymnax/CartPole-v1", num_envs=3, skip_idle_resets=skip)
+        f = jax.jit(_random_rollout(env, key, 120))
+        programs[skip] = f.lower(key).compile().as_text()
+        out[skip] = f(key)
+        shared = jax.jit(jax.vmap(_random_rollout(env, key, 40), in_axes=None, axis_size=2))
+        out[skip, "vmap"] = shared(key)
+    for a, b in ((out[False], out[True]), (out[False, "vmap"], out[True, "vmap"])):
+        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+            np.testing.assert_array_equal(x, y)
+    done_any = np.asarray(out[True][1].done).any(axis=1)
+    assert done_any.any() and not done_any.all()  # both branches of the skip were taken
+    if jax.default_backend() == "cpu":
+        assert "conditional(" in programs[True] and "conditional(" not in programs[False]

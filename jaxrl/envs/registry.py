@@ -55,17 +55,18 @@ def make_base(env_id: str, **kwargs) -> Env:
 
 
 def make(env_id: str, num_envs: int | None = None, normalize_obs: bool = False,
-         normalize_update: bool = True, **kwargs) -> Env:
+         normalize_update: bool = True, skip_idle_resets: bool = False, **kwargs) -> Env:
     """A wrapped env: actions in [-1, 1] for boxes, episode statistics, auto-reset.
 
     With `num_envs` the result is a `VecEnv` (leading [num_envs] axis), optionally with running
-    observation normalisation shared across its envs. Extra kwargs go to the adapter
+    observation normalisation shared across its envs, and with `skip_idle_resets` a CPU step where no env
+    finished skips the reset work (`AutoReset`; same results). Extra kwargs go to the adapter
     (gymnax env params; brax `backend=`, `episode_length=`).
     """
     env = make_base(env_id, **kwargs)
     if isinstance(env.action_space, Box):
         env = RescaleAction(env)
-    env = AutoReset(EpisodeStatistics(env))
+    env = AutoReset(EpisodeStatistics(env), skip_idle_resets=skip_idle_resets)
     if num_envs is None:
         if normalize_obs:
             raise ValueError("normalize_obs needs num_envs (statistics are shared across a VecEnv)")

@@ -63,16 +63,47 @@ class EpisodeStatistics(Wrapper):
 
 class AutoReset(Wrapper):
     """Resets finished episodes inside the step; info['final_obs'] keeps the last observation
-    of the finished episode so value targets can bootstrap through truncation."""
+    of the finished episode so value targets can bootstrap through truncation.
 
-    def step(self, key, state, action):
+    `skip_idle_resets`: inside a `VecEnv`, on the CPU, skip the reset work of a step where no env of the
+    batch finished (see `step_batch`). The training loops turn it on; it is off by default because under a
+    `vmap` whose reset inputs are shared by the mapped axis (ES's common random numbers), JAX turns the
+    skip into computing the reset once per mapped copy instead of once (ES: 1.7x slower on the CPU)."""
+
+    def __init__(self, env: Env, skip_idle_resets: bool = False):
+        super().__init__(env)
+        self.skip_idle_resets = bool(skip_idle_resets)
+
+    def _advance(self, key, state, action):
         step_key, reset_key = jax.random.split(key)
         res = self.env.step(step_key, state, action)
-        done = jnp.logical_or(res.terminated, res.truncated)
+        return res, jnp.logical_or(res.terminated, res.truncated), reset_key
+
+    def _reset_where(self, reset_key, done, res):
         reset_obs, reset_state = self.env.reset(reset_key)
         obs = _select(done, reset_obs, res.obs)
         new_state = _select(done, reset_state, res.state)
         return res._replace(obs=obs, state=new_state, info=dict(res.info, final_obs=res.obs))
+
+    def step(self, key, state, action):
+        res, done, reset_key = self._advance(key, state, action)
+        return self._reset_where(reset_key, done, res)
+
+    def step_batch(self, keys, state, action):
+        """`vmap(step)` over a batch of envs. Every env computes a fresh initial state at every step and
+        keeps it where its episode ended. With `skip_idle_resets`, on the CPU a step where no env of the batch
+        finished skips that work: a `lax.cond` on the whole batch, which the CPU decides on the spot (on a GPU
+        each conditional waits for a round trip to the host, so there every step computes it). The results
+        are the same either way: the keys are split as in `step`, and an env that did not finish keeps its
+        own state."""
+        res, done, reset_keys = jax.vmap(self._advance)(keys, state, action)
+        resets = lambda: jax.vmap(self._reset_where)(reset_keys, done, res)  # noqa: E731
+        if not self.skip_idle_resets:
+            return resets()
+        unchanged = lambda: res._replace(info=dict(res.info, final_obs=res.obs))  # noqa: E731
+        return jax.lax.platform_dependent(cpu=lambda: jax.lax.cond(jnp.any(done), resets, unchanged),
+                                          default=resets)
+
 
 
 class VecEnv(Wrapper):
@@ -93,6 +124,8 @@ class VecEnv(Wrapper):
         # (the rollout kernel splits them all up front) and used once; `reset` keeps its split, since a caller
         # may also draw from the key it resets with.
         keys = key[None] if self.num_envs == 1 else jax.random.split(key, self.num_envs)
+        if isinstance(self.env, AutoReset):
+            return self.env.step_batch(keys, state, action)
         return jax.vmap(self.env.step)(keys, state, action)
 
 
