@@ -566,3 +566,19 @@ def test_ppo_update_ab_quick_run_gives_identical_outputs_and_fewer_step_kernels(
     if jax.default_backend() == "cpu":
         assert row["identical_outputs"] is True
     assert row["auto_compiled"] == json.loads(out.read_text())["auto_layout"]
+
+
+@pytest.mark.slow
+def test_idle_resets_ab_quick_run_gives_identical_outputs_and_one_more_conditional_on_cpu(tmp_path):
+    """The skip's claims as the benchmark records them: the same outputs bit for bit, and on the CPU one
+    conditional more in the program (the skip) than resetting at every step."""
+    import jax
+
+    out = tmp_path / "result.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "idle_resets_ab.py"), "--quick", "--cases",
+                           "PPO CartPole-v1", "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    row = json.loads(out.read_text())["results"]["PPO CartPole-v1"]
+    assert row["identical_outputs"] is True
+    if jax.default_backend() == "cpu":
+        assert row["skip_conditionals_in_program"] == row["every step_conditionals_in_program"] + 1

@@ -61,6 +61,13 @@ class EpisodeStatistics(Wrapper):
         return res._replace(state=new, info=info)
 
 
+def env_keys(key, num_envs: int):
+    """`VecEnv`'s per-env step keys. A single env gets the step key itself: `split(key, 1)` would add a
+    threefry hash to every env step of ES, the planner and one-env SAC (bench/FINDINGS.md, 2026-11-28). A
+    step key is fresh for each step (the rollout kernel splits them all up front) and used once."""
+    return key[None] if num_envs == 1 else jax.random.split(key, num_envs)
+
+
 class AutoReset(Wrapper):
     """Resets finished episodes inside the step; info['final_obs'] keeps the last observation
     of the finished episode so value targets can bootstrap through truncation.
@@ -74,11 +81,6 @@ class AutoReset(Wrapper):
         super().__init__(env)
         self.skip_idle_resets = bool(skip_idle_resets)
 
-    def _advance(self, key, state, action):
-        step_key, reset_key = jax.random.split(key)
-        res = self.env.step(step_key, state, action)
-        return res, jnp.logical_or(res.terminated, res.truncated), reset_key
-
     def _reset_where(self, reset_key, done, res):
         reset_obs, reset_state = self.env.reset(reset_key)
         obs = _select(done, reset_obs, res.obs)
@@ -86,24 +88,28 @@ class AutoReset(Wrapper):
         return res._replace(obs=obs, state=new_state, info=dict(res.info, final_obs=res.obs))
 
     def step(self, key, state, action):
-        res, done, reset_key = self._advance(key, state, action)
-        return self._reset_where(reset_key, done, res)
+        step_key, reset_key = jax.random.split(key)
+        res = self.env.step(step_key, state, action)
+        return self._reset_where(reset_key, jnp.logical_or(res.terminated, res.truncated), res)
 
-    def step_batch(self, keys, state, action):
-        """`vmap(step)` over a batch of envs. Every env computes a fresh initial state at every step and
-        keeps it where its episode ended. With `skip_idle_resets`, on the CPU a step where no env of the batch
-        finished skips that work: a `lax.cond` on the whole batch, which the CPU decides on the spot (on a GPU
-        each conditional waits for a round trip to the host, so there every step computes it). The results
+    def step_batch(self, key, num_envs: int, state, action):
+        """`VecEnv.step` of `num_envs` envs: `vmap(step)` over their keys (`env_keys(key, num_envs)`). Every
+        env computes a fresh initial state at every step and keeps it where its episode ended. With
+        `skip_idle_resets`, on the CPU a step where no env of the batch finished skips that work: a `lax.cond`
+        on the whole batch, which the CPU decides on the spot (on a GPU each conditional waits for a round trip
+        to the host, so there every step computes it). The reset keys are drawn inside the reset branch, so
+        an env whose step reads no key (CartPole, Pendulum, brax) draws no key on an idle step. The results
         are the same either way: the keys are split as in `step`, and an env that did not finish keeps its
         own state."""
-        res, done, reset_keys = jax.vmap(self._advance)(keys, state, action)
-        resets = lambda: jax.vmap(self._reset_where)(reset_keys, done, res)  # noqa: E731
+        halves = lambda: jax.vmap(jax.random.split)(env_keys(key, num_envs))  # noqa: E731  [N, 2, key]
+        res = jax.vmap(self.env.step)(halves()[:, 0], state, action)
+        done = jnp.logical_or(res.terminated, res.truncated)
+        resets = lambda: jax.vmap(self._reset_where)(halves()[:, 1], done, res)  # noqa: E731
         if not self.skip_idle_resets:
-            return resets()
+            return resets()  # XLA computes the two identical splits once
         unchanged = lambda: res._replace(info=dict(res.info, final_obs=res.obs))  # noqa: E731
         return jax.lax.platform_dependent(cpu=lambda: jax.lax.cond(jnp.any(done), resets, unchanged),
                                           default=resets)
-
 
 
 class VecEnv(Wrapper):
@@ -119,14 +125,11 @@ class VecEnv(Wrapper):
         return jax.vmap(self.env.reset)(jax.random.split(key, self.num_envs))
 
     def step(self, key, state, action):
-        # A single env gets the step key itself: `split(key, 1)` would add a threefry hash to every env step of
-        # ES, the planner and one-env SAC (bench/FINDINGS.md, 2026-11-28). A step key is fresh for each step
-        # (the rollout kernel splits them all up front) and used once; `reset` keeps its split, since a caller
-        # may also draw from the key it resets with.
-        keys = key[None] if self.num_envs == 1 else jax.random.split(key, self.num_envs)
+        # per-env keys: `env_keys`; `reset` keeps its split even for one env, since a caller may also draw from
+        # the key it resets with
         if isinstance(self.env, AutoReset):
-            return self.env.step_batch(keys, state, action)
-        return jax.vmap(self.env.step)(keys, state, action)
+            return self.env.step_batch(key, self.num_envs, state, action)
+        return jax.vmap(self.env.step)(env_keys(key, self.num_envs), state, action)
 
 
 @struct.dataclass
