@@ -77,7 +77,8 @@ PY
 # recorded as CUDA graphs, both sides: at 16 envs the device waits between kernels, and kernel_profile found
 # PPO's kernels take the same device time on both sides), kernel_profile_ppo (PPO's idle gaps by length
 # and by the kernel that follows them: which launches the device waits for), ppo_peers, offpolicy_peers (SAC
-# Pendulum steps one env), then brax_sac at brax's stage of training. On the GPU machine SB3 runs on its CPU
+# Pendulum steps one env), then brax_sac at brax's stage of training; idle_resets_ab checks that the GPU
+# program has no conditional from the CPU's idle-reset skip (expected: 0 / 0 conditionals, speed-up ~1). On the GPU machine SB3 runs on its CPU
 # (device="cpu") and sbx's tiny-batch steps take minutes per case, so the peer tables there compare with
 # rejax, the JAX peer.
 PLAN=(
@@ -91,6 +92,7 @@ PLAN=(
   "brax_ppo|150|bench/brax_ppo.py --env brax/ant --num-envs 2048 --rollout-length 32 --iterations 20 --repeats 5"
   "time_to_return|130|bench/time_to_return.py --cases 'PPO CartPole-v1' 'SAC Pendulum-v1' --peers rejax --repeats 1"
   "ppo_update_ab|80|bench/ppo_update_ab.py --repeats 7"
+  "idle_resets_ab|90|bench/idle_resets_ab.py --cases 'PPO CartPole-v1' 'DQN CartPole-v1' --repeats 5"
   "launches|60|bench/launches.py --dump-hlo $OUT/hlo"
   "kernel_profile|210|bench/kernel_profile.py"
   "throughput|120|bench/throughput.py --num-envs 16 256 4096 16384 65536 --num-seeds 1 16 64 256 --brax-env '' --repeats 3"
