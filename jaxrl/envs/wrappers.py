@@ -102,14 +102,17 @@ class AutoReset(Wrapper):
         are the same either way: the keys are split as in `step`, and an env that did not finish keeps its
         own state."""
         halves = lambda: jax.vmap(jax.random.split)(env_keys(key, num_envs))  # noqa: E731  [N, 2, key]
-        res = jax.vmap(self.env.step)(halves()[:, 0], state, action)
+        keys = halves()
+        res = jax.vmap(self.env.step)(keys[:, 0], state, action)
         done = jnp.logical_or(res.terminated, res.truncated)
-        resets = lambda: jax.vmap(self._reset_where)(halves()[:, 1], done, res)  # noqa: E731
+        resets = lambda keys: jax.vmap(self._reset_where)(keys[:, 1], done, res)  # noqa: E731
         if not self.skip_idle_resets:
-            return resets()  # XLA computes the two identical splits once
+            return resets(keys)
         unchanged = lambda: res._replace(info=dict(res.info, final_obs=res.obs))  # noqa: E731
-        return jax.lax.platform_dependent(cpu=lambda: jax.lax.cond(jnp.any(done), resets, unchanged),
-                                          default=resets)
+        # on the CPU the branch draws its keys again (the same ones), so that an idle step of an env whose
+        # step reads no key draws none: XLA drops `keys` there
+        skip = lambda: jax.lax.cond(jnp.any(done), lambda: resets(halves()), unchanged)  # noqa: E731
+        return jax.lax.platform_dependent(cpu=skip, default=lambda: resets(keys))
 
 
 class VecEnv(Wrapper):
