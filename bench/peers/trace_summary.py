@@ -57,8 +57,10 @@ def _busy(intervals: list[tuple[float, float]]) -> float:
 GAP_BINS_US = (2.0, 10.0, 50.0, 500.0)  # idle intervals by length: < 2 us, 2-10, 10-50, 50-500, >= 500
 
 
-def _ranked(by_name: dict, top: int) -> list[dict]:
-    ranked = sorted(by_name.items(), key=lambda kv: -sum(kv[1]))[:top]
+def _ranked(by_name: dict, top: int, by_count: bool = False) -> list[dict]:
+    """{name, count, total_us, mean_us} of the `top` names by total duration (or by count, then total)."""
+    order = (lambda kv: (-len(kv[1]), -sum(kv[1]))) if by_count else (lambda kv: -sum(kv[1]))
+    ranked = sorted(by_name.items(), key=order)[:top]
     return [{"name": n[:160], "count": len(d), "total_us": sum(d), "mean_us": sum(d) / len(d)} for n, d in ranked]
 
 
@@ -95,10 +97,7 @@ def _host_events(events: list[dict], names: dict, device_pids: set, top: int) ->
     for e in events:
         if e.get("ph") == "X" and e.get("pid") not in device_pids and "dur" in e:
             by_name.setdefault(f"{names.get(e['pid'], e['pid'])}: {e['name']}", []).append(e["dur"])
-    ranked = sorted(by_name.items(), key=lambda kv: (-len(kv[1]), -sum(kv[1])))[:top]
-    return {"events": sum(len(d) for d in by_name.values()),
-            "top_by_count": [{"name": n[:160], "count": len(d), "total_us": sum(d), "mean_us": sum(d) / len(d)}
-                             for n, d in ranked]}
+    return {"events": sum(len(d) for d in by_name.values()), "top_by_count": _ranked(by_name, top, by_count=True)}
 
 
 def summarize(log_dir: str, top: int = 15) -> dict:
