@@ -20,6 +20,11 @@ Settings mapping (N envs, T rollout steps, E epochs, M minibatches; jaxrl name -
   hidden_sizes, activation    -> policy_hidden_layer_sizes = value_hidden_layer_sizes, activation
                                  (separate policy and value MLPs on both sides)
   Gaussian head, learned state-independent log std -> distribution_type='normal', noise_std_type='log'
+  actions clipped to [-1, 1]  -> nothing to set: jaxrl's adapter clips its policy's samples to [-1, 1]; brax's
+                                 'normal' distribution hands them to the env as they are, the env scales [-1, 1]
+                                 onto the actuators' ctrlrange and MJX clamps ctrl to that range, which is the
+                                 same clip (checked: brax's env wrapped to clip first gave the same MJX solver
+                                 counts, in every stage of 3 seeds, in bench/solver_iterations.py)
   normalize_obs=true          -> normalize_observations=True
   lr, gamma, gae_lambda, clip_eps, vf_coef, ent_coef, max_grad_norm, reward_scale, normalize_advantages
                               -> learning_rate, discounting, gae_lambda, clipping_epsilon, vf_loss_coefficient,
@@ -113,6 +118,8 @@ def jaxrl_config(args):
     for name in ("num_envs", "rollout_length", "num_epochs", "num_minibatches"):
         if getattr(args, name) is not None:
             overrides.append(f"algo.{name}={getattr(args, name)}")
+    if getattr(args, "mjx_opt", None):  # the env is built from these kwargs on both sides (run_brax too)
+        overrides.append(f"env_kwargs.mjx_opt={args.mjx_opt}")
     config = load_config(overrides)
     algo = config.algo_config
     steps = args.iterations * algo.num_envs * algo.rollout_length
@@ -356,6 +363,10 @@ def main():
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 32 envs x 16 steps, 2 iterations, 2 repeats (unless given)")
+    p.add_argument("--mjx-opt", default=None,
+                   help="MJX solver options for the env of both sides, as a YAML mapping, e.g. "
+                        "'{iterations: 2, tolerance: -1}' (a solver run for exactly 2 iterations per step, "
+                        "whatever the envs' states; see bench/solver_iterations.py)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     if args.quick:
@@ -377,6 +388,8 @@ def main():
                 "env_steps_per_repeat": args.iterations * a.num_envs * a.rollout_length,
                 "episode_length": config.env_kwargs.get("episode_length"), "action_repeat": 1,
                 "hidden_sizes": list(a.hidden_sizes), "activation": a.activation, "normalize_obs": True}
+    if config.env_kwargs.get("mjx_opt"):
+        settings["mjx_opt"] = config.env_kwargs["mjx_opt"]
     print(f"{args.env}: {a.num_envs} envs x {a.rollout_length} steps, {a.num_epochs} epochs x "
           f"{a.num_minibatches} minibatches, {args.iterations} iterations x {args.repeats} repeats "
           f"on {jax.devices()[0]}", flush=True)

@@ -228,13 +228,22 @@ def brax_ppo(r: dict) -> str:
     head = (f"PPO on {r['env']}: {s['num_envs']} envs x {s['rollout_length']} steps, {s['num_epochs']} epochs x "
             f"{s['num_minibatches']} minibatches, {s['env_steps_per_repeat']:,} env steps per repeat, median of "
             f"{s['repeats']}" + (" (jaxrl's calls interleaved with brax's epochs)" if r.get("interleaved") else "")
-            + ".\n")
+            + ".\n" + _mjx_opt(s))
     rows = [["jaxrl", _n(r["jaxrl"]["steps_per_second"]), f"{r['jaxrl']['compile_seconds']:.1f}", "-"],
             *_same_stage_row(r, "-"),
             ["brax ppo.train", _n(r["brax"]["steps_per_second"]), f"{r['brax']['compile_seconds']:.1f}",
              f"{r['brax']['setup_seconds']:.1f}"]]
     return "\n".join([_header(r), "", head, _table(["trainer", "env steps/s", "compile s", "brax setup s"], rows),
                       "", f"jaxrl / brax: **{r['ratio_ours_over_brax']:.2f}**" + _same_stage_ratio(r)])
+
+
+def _mjx_opt(settings: dict) -> str:
+    opt = settings.get("mjx_opt")
+    if not opt:
+        return ""
+    return ("\nBoth sides' env runs MJX's solver with " + ", ".join(f"`{k}={v}`" for k, v in opt.items())
+            + (" (a negative tolerance: exactly that many iterations at every step, so the physics costs the "
+               "same whatever the envs' states)" if opt.get("tolerance", 0) < 0 else "") + ".\n")
 
 
 SAME_STAGE = ("jaxrl's repeats train from scratch (iterations 1..K); brax's timed epochs continue its one run "
@@ -354,6 +363,26 @@ def idle_resets_ab(r: dict) -> str:
                                  + ("yes" if x["identical_outputs"] else "**no**"))))
 
 
+def solver_iterations(r: dict) -> str:
+    s = r["settings"]
+    k = s["iterations_per_stage"]
+    head = (f"MJX's constraint solver on {r['env']}, along each PPO trainer's run at `brax_ppo.py`'s settings "
+            f"({s['num_envs']} envs x {s['rollout_length']} steps, {s['num_epochs']} epochs x "
+            f"{s['num_minibatches']} minibatches): the mean number of iterations the batched (vmapped) solve of "
+            "one physics step runs, which is the largest count among the envs of the batch, by stage of "
+            f"training. `brax_ppo.py` times jaxrl's iterations 1-{k} (from scratch) and {k + 1}-{2 * k} (same "
+            f"stage) against brax's iterations {k + 1} on. Beside each count, the share of env steps that left an "
+            "env with a limited joint at the end of its range (the cart at the end of its rail on "
+            "inverted_pendulum), where the solver has work. Counted through host callbacks; nothing timed.\n")
+    stages = next(iter(r["seeds"].values()))["jaxrl"]["stages"]
+    names = [f"iterations {a}-{b}: solver trips / steps at a limit" for a, b in (x["iterations"] for x in stages)]
+    rows = [[seed, side, *(f"{x['mean_trips_per_solve']:.3f} / {100 * x['env_steps_at_a_joint_limit']:.1f}%"
+                           if "env_steps_at_a_joint_limit" in x else f"{x['mean_trips_per_solve']:.3f}"
+                           for x in per_side[side]["stages"])]
+            for seed, per_side in r["seeds"].items() for side in ("jaxrl", "brax")]
+    return "\n".join([_header(r), "", head, _table(["seed", "trainer", *names], rows)])
+
+
 SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),
             ("offpolicy-peers", "Off-policy training throughput vs peers", offpolicy_peers),
             ("throughput", "Kernel overhead and scaling", throughput),
@@ -362,6 +391,8 @@ SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),
             ("compile-time", "Compile time of train", compile_time),
             ("brax-ppo", "PPO on brax vs brax's own trainer", brax_ppo),
             ("brax-ppo-ant", "PPO on brax/ant vs brax's own trainer", brax_ppo),
+            ("brax-ppo-fixed-solver", "PPO on brax vs brax's own trainer, MJX's solver at a fixed count", brax_ppo),
+            ("solver-iterations", "MJX solver iterations per step along each PPO trainer's run", solver_iterations),
             ("brax-sac", "SAC on brax vs brax's own trainer", brax_sac),
             ("es", "Evolution strategies vs a plain evosax loop", es),
             ("prng-lowering", "Threefry lowered rolled (JAX's CPU default) vs unrolled", prng_lowering),

@@ -196,6 +196,45 @@ def test_brax_trainer_comparisons_quick_smoke_run(script, tmp_path):
     assert result["brax"]["xla_compiles_after_first_epoch"] == 0
 
 
+def test_solver_iterations_summary_counts_the_largest_in_each_batch():
+    import numpy as np
+    from solver_iterations import summarize
+
+    # 3 stages x 1 iteration x 2 batched solves, 3 envs each
+    solves = [np.array(x) for x in ([1, 0, 1], [1, 3, 0], [2, 2, 2], [1, 1, 1], [0, 0, 1], [4, 0, 0])]
+    stages = summarize(solves, iterations=1)
+    assert [x["mean_trips_per_solve"] for x in stages] == [2.0, 1.5, 2.5]
+    assert [x["iterations"] for x in stages] == [[1, 1], [2, 2], [3, 3]]
+    assert stages[0]["trips_histogram"] == {1: 1, 3: 1} and stages[0]["mean_iterations_per_env"] == 1.0
+    with pytest.raises(RuntimeError, match="do not split into 3 x 1 iterations"):
+        summarize(solves[:5], iterations=1)
+    from solver_iterations import summarize_states
+
+    steps = [(np.array(d) > 0, np.array(a)) for d, a in ([[0, 1], [1, 0]], [[0, 0], [0, 0]], [[0, 0], [1, 1]])]
+    states = summarize_states(steps, iterations=1)
+    assert [x["terminations_per_env_step"] for x in states] == [0.5, 0.0, 0.0]
+    assert [x["env_steps_at_a_joint_limit"] for x in states] == [0.5, 0.0, 1.0]
+    assert [x["batched_steps_with_an_env_at_a_limit"] for x in states] == [1.0, 0.0, 1.0]
+
+
+@pytest.mark.slow
+def test_solver_iterations_counts_each_trainers_batched_solves(tmp_path):
+    out = tmp_path / "result.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "solver_iterations.py"), "--seeds", "0",
+                           "--iterations", "1", "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    rollout = result["settings"]["rollout_length"]
+    for side in ("jaxrl", "brax"):
+        counted = result["seeds"]["0"][side]
+        # inverted_pendulum steps its physics twice per env step (n_frames=2): two batched solves a step
+        assert counted["batched_solves_per_iteration"] == 2 * rollout
+        assert all(x["mean_trips_per_solve"] >= 1 for x in counted["stages"])
+        assert all(0 <= x["env_steps_at_a_joint_limit"] <= 1 for x in counted["stages"])
+    # early in training the pendulums fall: some env steps terminate on both sides
+    assert all(result["seeds"]["0"][side]["stages"][0]["terminations_per_env_step"] > 0 for side in ("jaxrl", "brax"))
+
+
 def test_time_to_return_checks_the_rule_at_the_same_points_on_every_side():
     """Each case's jaxrl preset logs every log_steps env steps of a seed; rejax evaluates and SB3 tallies at the
     same points, over the same budget; DQN and SAC peers get the preset's settings, mapped (offpolicy_peers)."""

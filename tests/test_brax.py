@@ -46,6 +46,47 @@ def test_brax_unknown_backend_is_rejected():
         make("brax/swimmer", backend="mjx")
 
 
+def _while_loops_in_step(env) -> int:
+    """While loops in the lowered (not compiled) program of one env's step."""
+    base = env.unwrapped
+    _, state = base.reset(jax.random.PRNGKey(0))
+    action = jnp.zeros(base.action_space.shape)
+    text = jax.jit(base.step).lower(jax.random.PRNGKey(1), state, action).as_text()
+    return text.count("stablehlo.while")
+
+
+def test_brax_mjx_opt_sets_the_solver_options_from_a_config_override():
+    from jaxrl.config import load_config
+    from jaxrl.envs import make_base
+
+    config = load_config(["env=brax/inverted_pendulum", "env_kwargs.mjx_opt={iterations: 3, tolerance: -1}"])
+    assert config.env_kwargs["mjx_opt"] == {"iterations": 3, "tolerance": -1}
+    opt = make_base(config.env, **config.env_kwargs).env.sys.opt
+    assert opt.iterations == 3 and float(opt.tolerance) == -1.0 and opt.ls_iterations == 50  # the rest kept
+    # the option reaches the physics: with one iteration MJX's solver runs its body once, without a loop
+    default = _while_loops_in_step(make("brax/inverted_pendulum"))
+    assert _while_loops_in_step(make("brax/inverted_pendulum", mjx_opt={"iterations": 1})) == default - 1
+
+
+@pytest.mark.parametrize("mjx_opt, match", [
+    ({"iteration": 3}, r"unknown option 'iteration'; allowed: iterations"),
+    ({"iterations": 2.5}, r"mjx_opt.iterations must be an integer; got 2.5"),
+    ({"iterations": 0}, r"mjx_opt.iterations must be >= 1"),
+    ({"tolerance": "tight"}, r"mjx_opt.tolerance must be a number"),
+    ({"tolerance": float("nan")}, r"mjx_opt.tolerance must be finite"),
+    ([3], r"must be a mapping"),
+])
+def test_brax_mjx_opt_bad_input_names_the_cause(mjx_opt, match):
+    with pytest.raises(ValueError, match=match):
+        make("brax/inverted_pendulum", mjx_opt=mjx_opt)
+
+
+def test_brax_mjx_opt_needs_the_mjx_pipeline():
+    with pytest.raises(ValueError, match=r"brax/inverted_pendulum: mjx_opt sets MJX's solver options, but this "
+                                         r"env runs on brax's 'generalized' pipeline"):
+        make("brax/inverted_pendulum", backend="generalized", mjx_opt={"iterations": 2})
+
+
 def test_brax_default_backend_is_mjx_except_swimmer():
     assert make("brax/swimmer").unwrapped.backend == "generalized"  # construction only: no compile
 

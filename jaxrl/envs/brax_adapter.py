@@ -13,6 +13,31 @@ from jaxrl.envs.spaces import Box
 BRAX_BACKENDS = ("mjx", "generalized", "positional", "spring")
 # brax environments that do not run on the MJX pipeline, and the backend they default to instead
 NON_MJX_DEFAULT = {"swimmer": "generalized"}
+# MJX solver options that `mjx_opt` may set: the constraint solver's outer iterations (a while loop that
+# stops early once the cost improves by less than `tolerance`), and its line search's
+MJX_OPT = {"iterations": int, "ls_iterations": int, "tolerance": float, "ls_tolerance": float}
+
+
+def _check_mjx_opt(env_id: str, backend: str, mjx_opt) -> dict:
+    """`mjx_opt` as {field: value}, checked: MJX's own solver options only, of the right type."""
+    where = f"{env_id}: mjx_opt"
+    if backend != "mjx":
+        raise ValueError(f"{where} sets MJX's solver options, but this env runs on brax's {backend!r} pipeline")
+    if not isinstance(mjx_opt, dict):
+        raise ValueError(f"{where} must be a mapping such as {{iterations: 4, tolerance: -1}}; got {mjx_opt!r}")
+    out = {}
+    for key, value in mjx_opt.items():
+        if key not in MJX_OPT:
+            raise ValueError(f"{where}: unknown option {key!r}; allowed: {', '.join(MJX_OPT)}")
+        want = MJX_OPT[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (want is int and not isinstance(value, int)):
+            raise ValueError(f"{where}.{key} must be {'an integer' if want is int else 'a number'}; got {value!r}")
+        if want is int and value < 1:
+            raise ValueError(f"{where}.{key} must be >= 1; got {value}")
+        if want is float and not jnp.isfinite(value):
+            raise ValueError(f"{where}.{key} must be finite; got {value}")
+        out[key] = want(value)
+    return out
 
 
 def _brax_envs():
@@ -69,7 +94,13 @@ class BraxState:
 
 
 class BraxEnv(Env):
-    def __init__(self, name: str, backend: str | None = None, episode_length: int = 1000, **kwargs):
+    """A brax env. `mjx_opt` (MJX pipeline only) overrides the solver options of the env's model, e.g.
+    `{iterations: 4, ls_iterations: 8}` to trade accuracy for speed, as MuJoCo Playground's envs do; a
+    negative `tolerance` makes the solver run exactly `iterations` at every step, whatever the envs' states
+    (`bench/solver_iterations.py` uses this)."""
+
+    def __init__(self, name: str, backend: str | None = None, episode_length: int = 1000,
+                 mjx_opt: dict | None = None, **kwargs):
         envs = _brax_envs()
         backend = backend or NON_MJX_DEFAULT.get(name, "mjx")
         if backend not in BRAX_BACKENDS:
@@ -78,6 +109,10 @@ class BraxEnv(Env):
             self.env = envs.get_environment(name, backend=backend, **kwargs)
         except ValueError as e:  # e.g. swimmer is only written for the generalized pipeline
             raise ValueError(f"brax/{name} with backend={backend!r}: {e}") from None
+        if mjx_opt:
+            opt = _check_mjx_opt(f"brax/{name}", backend, mjx_opt)
+            self.env.sys = self.env.sys.tree_replace(
+                {f"opt.{k}": (v if MJX_OPT[k] is int else jnp.float32(v)) for k, v in opt.items()})
         self.id = f"brax/{name}"
         self.backend = backend
         self.max_episode_steps = int(episode_length)
