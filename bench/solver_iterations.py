@@ -139,35 +139,34 @@ class EnvStepCounter:
         return [(d, a) for s, d, a in self.records if s == side and d.size == width]
 
 
+def stages(records: list, iterations: int, what: str) -> list[list]:
+    """`records` (one per batched solve or env step, in run order) cut into the STAGES stages of
+    `iterations` training iterations each."""
+    if len(records) % (STAGES * iterations):
+        raise RuntimeError(f"{len(records)} {what} do not split into {STAGES} x {iterations} iterations")
+    per_stage = len(records) // STAGES
+    return [records[k * per_stage:(k + 1) * per_stage] for k in range(STAGES)]
+
+
 def summarize(solves: list[np.ndarray], iterations: int) -> list[dict]:
     """Per stage of `iterations` training iterations: the mean over batched solves of the batch's largest
     iteration count (what the vmapped loop runs), the mean per env, and how often each trip count came up."""
-    if len(solves) % (STAGES * iterations):
-        raise RuntimeError(f"{len(solves)} batched solves do not split into {STAGES} x {iterations} iterations")
-    per_stage = len(solves) // STAGES
     out = []
-    for stage in range(STAGES):
-        chunk = solves[stage * per_stage:(stage + 1) * per_stage]
+    for k, chunk in enumerate(stages(solves, iterations, "batched solves")):
         trips = np.array([n.max() for n in chunk])
-        out.append({"iterations": [stage * iterations + 1, (stage + 1) * iterations],
+        out.append({"iterations": [k * iterations + 1, (k + 1) * iterations],
                     "batched_solves": len(chunk), "mean_trips_per_solve": float(trips.mean()),
                     "mean_iterations_per_env": float(np.mean([n.mean() for n in chunk])),
-                    "trips_histogram": {int(k): int(v) for k, v in enumerate(np.bincount(trips)) if v}})
+                    "trips_histogram": {int(t): int(v) for t, v in enumerate(np.bincount(trips)) if v}})
     return out
 
 
 def summarize_states(steps: list[tuple[np.ndarray, np.ndarray]], iterations: int) -> list[dict]:
     """Per stage: the fraction of env steps that ended an episode, and that left an env at a joint limit."""
-    if len(steps) % (STAGES * iterations):
-        raise RuntimeError(f"{len(steps)} batched env steps do not split into {STAGES} x {iterations} iterations")
-    per_stage = len(steps) // STAGES
-    out = []
-    for stage in range(STAGES):
-        chunk = steps[stage * per_stage:(stage + 1) * per_stage]
-        out.append({"terminations_per_env_step": float(np.mean([d.mean() for d, _ in chunk])),
-                    "env_steps_at_a_joint_limit": float(np.mean([a.mean() for _, a in chunk])),
-                    "batched_steps_with_an_env_at_a_limit": float(np.mean([a.any() for _, a in chunk]))})
-    return out
+    return [{"terminations_per_env_step": float(np.mean([d.mean() for d, _ in chunk])),
+             "env_steps_at_a_joint_limit": float(np.mean([a.mean() for _, a in chunk])),
+             "batched_steps_with_an_env_at_a_limit": float(np.mean([a.any() for _, a in chunk]))}
+            for chunk in stages(steps, iterations, "batched env steps")]
 
 
 def count_seed(counter: SolverCounter, states: EnvStepCounter, config, iterations: int) -> dict:
@@ -193,10 +192,10 @@ def count_seed(counter: SolverCounter, states: EnvStepCounter, config, iteration
     out = {}
     for side, seconds in (("jaxrl", jaxrl_s), ("brax", brax_s)):
         solves = counter.steps(side, a.num_envs)
-        stages = summarize(solves, iterations)
-        for stage, more in zip(stages, summarize_states(states.steps(side, a.num_envs), iterations)):
+        by_stage = summarize(solves, iterations)
+        for stage, more in zip(by_stage, summarize_states(states.steps(side, a.num_envs), iterations)):
             stage.update(more)
-        out[side] = {"stages": stages, "batched_solves": len(solves),
+        out[side] = {"stages": by_stage, "batched_solves": len(solves),
                      "batched_solves_per_iteration": len(solves) // (STAGES * iterations),
                      "other_solves": sum(1 for s, tag, n in counter.records if s == side) - len(solves),
                      "seconds_with_callbacks": seconds}
@@ -232,10 +231,10 @@ def main():
                   f"{args.iterations}", flush=True)
             seeds[str(seed)] = count_seed(counter, states, dataclasses.replace(base, seed=seed), args.iterations)
             for side in ("jaxrl", "brax"):
-                stages = seeds[str(seed)][side]["stages"]
-                trips = " ".join(f"{s['mean_trips_per_solve']:.3f}" for s in stages)
-                limit = " ".join(f"{s['env_steps_at_a_joint_limit']:.3f}" for s in stages)
-                ended = " ".join(f"{s['terminations_per_env_step']:.4f}" for s in stages)
+                by_stage = seeds[str(seed)][side]["stages"]
+                trips = " ".join(f"{s['mean_trips_per_solve']:.3f}" for s in by_stage)
+                limit = " ".join(f"{s['env_steps_at_a_joint_limit']:.3f}" for s in by_stage)
+                ended = " ".join(f"{s['terminations_per_env_step']:.4f}" for s in by_stage)
                 print(f"  {side:6s} by stage: trips per batched solve {trips}; env steps at a joint limit {limit}; "
                       f"terminations per env step {ended}", flush=True)
     finally:
