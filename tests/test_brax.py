@@ -75,6 +75,7 @@ def test_brax_mjx_opt_sets_the_solver_options_from_a_config_override():
     ({"tolerance": "tight"}, r"mjx_opt.tolerance must be a number"),
     ({"tolerance": float("nan")}, r"mjx_opt.tolerance must be finite"),
     ([3], r"must be a mapping"),
+    (0, r"must be a mapping such as"),
 ])
 def test_brax_mjx_opt_bad_input_names_the_cause(mjx_opt, match):
     with pytest.raises(ValueError, match=match):

@@ -1,6 +1,7 @@
 """brax environments (MJX pipeline by default) behind the jaxrl protocol, with our own time limit."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
@@ -21,10 +22,10 @@ MJX_OPT = {"iterations": int, "ls_iterations": int, "tolerance": float, "ls_tole
 def _check_mjx_opt(env_id: str, backend: str, mjx_opt) -> dict:
     """`mjx_opt` as {field: value}, checked: MJX's own solver options only, of the right type."""
     where = f"{env_id}: mjx_opt"
-    if backend != "mjx":
-        raise ValueError(f"{where} sets MJX's solver options, but this env runs on brax's {backend!r} pipeline")
     if not isinstance(mjx_opt, dict):
         raise ValueError(f"{where} must be a mapping such as {{iterations: 4, tolerance: -1}}; got {mjx_opt!r}")
+    if mjx_opt and backend != "mjx":
+        raise ValueError(f"{where} sets MJX's solver options, but this env runs on brax's {backend!r} pipeline")
     out = {}
     for key, value in mjx_opt.items():
         if key not in MJX_OPT:
@@ -34,7 +35,7 @@ def _check_mjx_opt(env_id: str, backend: str, mjx_opt) -> dict:
             raise ValueError(f"{where}.{key} must be {'an integer' if want is int else 'a number'}; got {value!r}")
         if want is int and value < 1:
             raise ValueError(f"{where}.{key} must be >= 1; got {value}")
-        if want is float and not jnp.isfinite(value):
+        if want is float and not math.isfinite(value):
             raise ValueError(f"{where}.{key} must be finite; got {value}")
         out[key] = want(value)
     return out
@@ -95,9 +96,9 @@ class BraxState:
 
 class BraxEnv(Env):
     """A brax env. `mjx_opt` (MJX pipeline only) overrides the solver options of the env's model, e.g.
-    `{iterations: 4, ls_iterations: 8}` to trade accuracy for speed, as MuJoCo Playground's envs do; a
-    negative `tolerance` makes the solver run exactly `iterations` at every step, whatever the envs' states
-    (`bench/solver_iterations.py` uses this)."""
+    `{iterations: 4, ls_iterations: 8}` to trade accuracy for speed; a negative `tolerance` makes the
+    solver run exactly `iterations` at every step, whatever the envs' states (`bench/brax_ppo.py --mjx-opt`
+    uses this to compare trainers on equal physics)."""
 
     def __init__(self, name: str, backend: str | None = None, episode_length: int = 1000,
                  mjx_opt: dict | None = None, **kwargs):
@@ -109,7 +110,7 @@ class BraxEnv(Env):
             self.env = envs.get_environment(name, backend=backend, **kwargs)
         except ValueError as e:  # e.g. swimmer is only written for the generalized pipeline
             raise ValueError(f"brax/{name} with backend={backend!r}: {e}") from None
-        if mjx_opt:
+        if mjx_opt is not None:
             opt = _check_mjx_opt(f"brax/{name}", backend, mjx_opt)
             self.env.sys = self.env.sys.tree_replace(
                 {f"opt.{k}": (v if MJX_OPT[k] is int else jnp.float32(v)) for k, v in opt.items()})
