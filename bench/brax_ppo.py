@@ -25,7 +25,7 @@ Settings mapping (N envs, T rollout steps, E epochs, M minibatches; jaxrl name -
                                  onto the actuators' ctrlrange and MJX clamps ctrl to that range, which is the
                                  same clip (checked: brax's env wrapped to clip first gave the same MJX solver
                                  counts, in every stage of 3 seeds, in bench/solver_iterations.py)
-  normalize_obs=true          -> normalize_observations=True
+  normalize_obs=true          -> normalize_observations=True (both false with --no-normalize-obs)
   lr, gamma, gae_lambda, clip_eps, vf_coef, ent_coef, max_grad_norm, reward_scale, normalize_advantages
                               -> learning_rate, discounting, gae_lambda, clipping_epsilon, vf_loss_coefficient,
                                  entropy_cost, max_grad_norm, reward_scaling, normalize_advantage
@@ -113,7 +113,8 @@ class CompileClock:
 
 
 def jaxrl_config(args):
-    overrides = ["algo=ppo", f"env={args.env}", f"seed={SEED}", "num_seeds=1", "algo.normalize_obs=true",
+    normalize = "false" if getattr(args, "no_normalize_obs", False) else "true"
+    overrides = ["algo=ppo", f"env={args.env}", f"seed={SEED}", "num_seeds=1", f"algo.normalize_obs={normalize}",
                  "algo.anneal_lr=false"]
     for name in ("num_envs", "rollout_length", "num_epochs", "num_minibatches"):
         if getattr(args, name) is not None:
@@ -217,7 +218,7 @@ def brax_kwargs(config, base_env, iterations: int, epochs: int) -> dict:
         num_envs=a.num_envs, episode_length=base_env.max_episode_steps, action_repeat=1,
         unroll_length=a.rollout_length, batch_size=a.num_envs // a.num_minibatches,
         num_minibatches=a.num_minibatches, num_updates_per_batch=a.num_epochs,
-        normalize_observations=True, learning_rate=a.lr, entropy_cost=a.ent_coef, discounting=a.gamma,
+        normalize_observations=a.normalize_obs, learning_rate=a.lr, entropy_cost=a.ent_coef, discounting=a.gamma,
         gae_lambda=a.gae_lambda, clipping_epsilon=a.clip_eps,
         clipping_epsilon_value=a.clip_eps if a.clip_value else None, max_grad_norm=a.max_grad_norm,
         normalize_advantage=a.normalize_advantages, vf_loss_coefficient=a.vf_coef,
@@ -367,6 +368,8 @@ def main():
                    help="MJX solver options for the env of both sides, as a YAML mapping, e.g. "
                         "'{iterations: 2, tolerance: -1}' (a solver run for exactly 2 iterations per step, "
                         "whatever the envs' states; see bench/solver_iterations.py)")
+    p.add_argument("--no-normalize-obs", action="store_true",
+                   help="observation normalisation off on both sides (default: on, jaxrl's preset)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     if args.quick:
@@ -387,7 +390,7 @@ def main():
                 "iterations_per_repeat": args.iterations, "repeats": args.repeats,
                 "env_steps_per_repeat": args.iterations * a.num_envs * a.rollout_length,
                 "episode_length": config.env_kwargs.get("episode_length"), "action_repeat": 1,
-                "hidden_sizes": list(a.hidden_sizes), "activation": a.activation, "normalize_obs": True}
+                "hidden_sizes": list(a.hidden_sizes), "activation": a.activation, "normalize_obs": a.normalize_obs}
     if config.env_kwargs.get("mjx_opt"):
         settings["mjx_opt"] = config.env_kwargs["mjx_opt"]
     print(f"{args.env}: {a.num_envs} envs x {a.rollout_length} steps, {a.num_epochs} epochs x "

@@ -31,7 +31,8 @@ def _check_mjx_opt(env_id: str, backend: str, mjx_opt) -> dict:
         if key not in MJX_OPT:
             raise ValueError(f"{where}: unknown option {key!r}; allowed: {', '.join(MJX_OPT)}")
         want = MJX_OPT[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (want is int and not isinstance(value, int)):
+        allowed = (int,) if want is int else (int, float)
+        if isinstance(value, bool) or not isinstance(value, allowed):
             raise ValueError(f"{where}.{key} must be {'an integer' if want is int else 'a number'}; got {value!r}")
         if want is int and value < 1:
             raise ValueError(f"{where}.{key} must be >= 1; got {value}")
