@@ -15,8 +15,9 @@ costs max-over-the-batch iterations ("trips" below). This script counts them; `b
 How: a bench-only instrument. MJX's solver module gets a `jax` whose `lax.while_loop` runs the real loop and
 then hands the loop's `solver_niter` (one per env, the whole batch at once) to a host callback; the result
 feeds back into `qacc` times zero so that XLA keeps it. Solves traced under brax's `pipeline_init` (resets)
-are told apart from the step's; jaxrl's fresh resets keep only positions and velocities, so XLA drops their
-solve and it records nothing, and brax's one initial reset is outside its training loop. Only the training
+are told apart from the step's; jaxrl's fresh resets record nothing (the next step recomputes what their
+solve produced before anything reads it, so XLA drops that solve and its callback), and brax's one initial
+reset is outside its training loop. Only the training
 envs' batched step solves (num_envs wide) are counted. The env class's `step` is instrumented the same way,
 to say which states the envs were in: the share of env steps that terminated an episode, and that left an
 env with a limited slide or hinge joint at the end of its range (within 1% of it), where MJX's limit
@@ -26,6 +27,7 @@ The callbacks slow both programs down: this script times nothing.
 Each seed runs jaxrl's program for 3K iterations (`make_train_many`, one seed) and brax's `ppo.train` for 3
 epochs of K iterations, and reports iterations 1..K, K+1..2K and 2K+1..3K of each: `brax_ppo.py` times
 jaxrl's iterations 1..K (from scratch) and K+1..2K (same stage) against brax's iterations K+1.. on.
+`--no-normalize-obs` turns observation normalisation off on both sides (as `brax_ppo.py`'s option does).
 Writes bench/results/solver-iterations-<platform>.json (or --out).
 """
 from __future__ import annotations
