@@ -121,6 +121,7 @@ def jaxrl_config(args):
             overrides.append(f"algo.{name}={getattr(args, name)}")
     if getattr(args, "mjx_opt", None):  # the env is built from these kwargs on both sides (run_brax too)
         overrides.append(f"env_kwargs.mjx_opt={args.mjx_opt}")
+    overrides += list(getattr(args, "override", None) or [])  # mapped settings reach brax's side via brax_kwargs
     config = load_config(overrides)
     algo = config.algo_config
     steps = args.iterations * algo.num_envs * algo.rollout_length
@@ -370,6 +371,9 @@ def main():
                         "whatever the envs' states; see bench/solver_iterations.py)")
     p.add_argument("--no-normalize-obs", action="store_true",
                    help="observation normalisation off on both sides (default: on, jaxrl's preset)")
+    p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                   help="a jaxrl config override (repeatable); the settings of the mapping above reach brax's side "
+                        "too, the others (e.g. algo.normalize_obs_update=rollout) jaxrl's only; recorded")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     if args.quick:
@@ -393,6 +397,8 @@ def main():
                 "hidden_sizes": list(a.hidden_sizes), "activation": a.activation, "normalize_obs": a.normalize_obs}
     if config.env_kwargs.get("mjx_opt"):
         settings["mjx_opt"] = config.env_kwargs["mjx_opt"]
+    if args.override:
+        settings["overrides"] = list(args.override)
     print(f"{args.env}: {a.num_envs} envs x {a.rollout_length} steps, {a.num_epochs} epochs x "
           f"{a.num_minibatches} minibatches, {args.iterations} iterations x {args.repeats} repeats "
           f"on {jax.devices()[0]}", flush=True)

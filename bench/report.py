@@ -239,9 +239,11 @@ def brax_ppo(r: dict) -> str:
 
 def _mjx_opt(settings: dict) -> str:
     opt = settings.get("mjx_opt")
+    overrides = settings.get("overrides")
+    text = ("\njaxrl config overrides: " + ", ".join(f"`{o}`" for o in overrides) + ".\n") if overrides else ""
     if not opt:
-        return ""
-    return ("\nBoth sides' env runs MJX's solver with " + ", ".join(f"`{k}={v}`" for k, v in opt.items())
+        return text
+    return text + ("\nBoth sides' env runs MJX's solver with " + ", ".join(f"`{k}={v}`" for k, v in opt.items())
             + (" (a negative tolerance: exactly that many iterations at every step, so the physics costs the "
                "same whatever the envs' states)" if opt.get("tolerance", 0) < 0 else "") + ".\n")
 

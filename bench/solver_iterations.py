@@ -213,6 +213,8 @@ def main():
     p.add_argument("--iterations", type=int, default=20, help="K: training iterations per stage (brax_ppo.py's)")
     p.add_argument("--no-normalize-obs", action="store_true",
                    help="observation normalisation off on both sides (brax_ppo.py's option of that name)")
+    p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                   help="a jaxrl config override (brax_ppo.py's option of that name)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     if args.iterations < 1 or not args.seeds:
@@ -222,7 +224,8 @@ def main():
 
     base = jaxrl_config(argparse.Namespace(env=args.env, num_envs=None, rollout_length=None, num_epochs=None,
                                            num_minibatches=None, iterations=args.iterations,
-                                           no_normalize_obs=args.no_normalize_obs))
+                                           no_normalize_obs=args.no_normalize_obs,
+                                           override=args.override))
     a = base.algo_config
     from jaxrl.envs.brax_adapter import _brax_envs
 
@@ -248,7 +251,7 @@ def main():
     result = {"benchmark": "solver_iterations", "env": args.env, **provenance(),
               "settings": {"num_envs": a.num_envs, "rollout_length": a.rollout_length, "num_epochs": a.num_epochs,
                            "num_minibatches": a.num_minibatches, "normalize_obs": a.normalize_obs,
-                           "iterations_per_stage": args.iterations,
+                           "iterations_per_stage": args.iterations, "overrides": args.override,
                            "stages": STAGES, "seeds": args.seeds},
               "what": "MJX constraint-solver iterations per batched env step (the vmapped while loop's trips: "
                       "the largest count in the batch), by stage of each trainer's run; callbacks on, nothing timed",

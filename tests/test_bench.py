@@ -196,6 +196,29 @@ def test_brax_trainer_comparisons_quick_smoke_run(script, tmp_path):
     assert result["brax"]["xla_compiles_after_first_epoch"] == 0
 
 
+def test_brax_ppo_options_reach_the_config_of_each_side():
+    import argparse
+    import types
+
+    from brax_ppo import brax_kwargs, jaxrl_config
+
+    def args(**kw):
+        base = dict(env="brax/inverted_pendulum", num_envs=None, rollout_length=None, num_epochs=None,
+                    num_minibatches=None, iterations=2)
+        return argparse.Namespace(**{**base, **kw})
+
+    env = types.SimpleNamespace(max_episode_steps=1000)
+    config = jaxrl_config(args())
+    assert config.algo_config.normalize_obs and brax_kwargs(config, env, 2, 3)["normalize_observations"]
+    config = jaxrl_config(args(no_normalize_obs=True, mjx_opt="{iterations: 2, tolerance: -1}",
+                               override=["algo.normalize_obs_update=step", "algo.lr=5e-4"]))
+    assert not config.algo_config.normalize_obs and not brax_kwargs(config, env, 2, 3)["normalize_observations"]
+    assert config.env_kwargs["mjx_opt"] == {"iterations": 2, "tolerance": -1}  # the env of both sides
+    assert brax_kwargs(config, env, 2, 3)["learning_rate"] == config.algo_config.lr == 5e-4  # a mapped override
+    config = jaxrl_config(args(override=["algo.normalize_obs_update=rollout"]))
+    assert config.algo_config.normalize_obs_update == "rollout"
+
+
 def test_solver_iterations_summary_counts_the_largest_in_each_batch():
     import numpy as np
     from solver_iterations import summarize

@@ -19,6 +19,8 @@ from jaxrl.config import ConfigError, from_yaml_file, load_config, to_yaml
     (["algo.distribution=gaussian"], r"gaussian.*discrete"),
     (["env=gymnax/Pendulum-v1", "algo.distribution=categorical"], r"categorical.*continuous"),
     (["algo.update_layout=flat"], r"algo\.update_layout='flat'; allowed: \['auto', 'vector', 'pytree'\]"),
+    (["algo.normalize_obs_update=batch"], r"algo\.normalize_obs_update='batch'; allowed: \['step', 'rollout'\]"),
+    (["algo.normalize_obs_update=rollout"], r"algo\.normalize_obs is false: set algo\.normalize_obs=true too"),
     (["algo=dqnn"], r"algo='dqnn' is unknown"),
     (["env=gymnax/CartPol-v1"], r"unknown env id.*gymnax/CartPole-v1"),
     (["total_env_steps=100"], r"less than one iteration"),

@@ -101,6 +101,33 @@ def test_normalize_observation_tracks_running_stats_and_freezes():
     np.testing.assert_allclose(res.obs, stats.normalize(jnp.full((4, 1), 6.0)))
 
 
+def test_normalize_observation_every_n_steps_holds_the_statistics_then_takes_in_all_seen():
+    every_step = NormalizeObservation(wrapped(num_envs=4, limit=100))
+    per_three = NormalizeObservation(wrapped(num_envs=4, limit=100), every=3)
+    (_, a), (obs, b) = every_step.reset(jax.random.PRNGKey(0)), per_three.reset(jax.random.PRNGKey(0))
+    initial = per_three.observation_space.shape
+    from jaxrl.core.running_stats import RunningStats
+
+    np.testing.assert_array_equal(b.obs_stats.var, RunningStats.create(initial).var)  # the first steps: raw
+    np.testing.assert_allclose(obs, jnp.zeros((4, 1)), atol=1e-6)
+    for step in range(1, 7):
+        ra = every_step.step(jax.random.PRNGKey(0), a, jnp.zeros(4, jnp.int32))
+        rb = per_three.step(jax.random.PRNGKey(0), b, jnp.zeros(4, jnp.int32))
+        if step % 3:  # held: the statistics of the last commit (at step 3: those of obs 0..3)
+            held = RunningStats.create(initial) if step < 3 else committed
+            for x, y in zip(jax.tree.leaves(rb.state.obs_stats), jax.tree.leaves(held)):
+                np.testing.assert_array_equal(x, y)
+        else:  # committed: the same batches merged in the same order as at every step
+            committed = rb.state.obs_stats
+            for x, y in zip(jax.tree.leaves(committed), jax.tree.leaves(ra.state.obs_stats)):
+                np.testing.assert_array_equal(x, y)
+        np.testing.assert_allclose(rb.obs, rb.state.obs_stats.normalize(jnp.full((4, 1), float(step))), rtol=1e-6)
+        a, b = ra.state, rb.state
+    assert int(b.steps) == 6
+    with pytest.raises(ValueError, match=r"every=0 must be an integer >= 1"):
+        NormalizeObservation(wrapped(num_envs=4, limit=100), every=0)
+
+
 def test_unknown_env_id_suggests_close_matches():
     with pytest.raises(UnknownEnvError, match="CartPole-v1"):
         make("gymnax/CartPol-v1")

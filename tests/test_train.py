@@ -171,6 +171,23 @@ def test_one_seed_runs_unbatched_with_the_same_values(tiny):
         np.testing.assert_allclose(y[0], x, rtol=1e-5, atol=1e-6)
 
 
+def test_observation_statistics_once_per_rollout_take_in_every_observation():
+    # algo.normalize_obs_update=rollout: the statistics change once per rollout; at the end of training they
+    # have taken in every observation (the reset's and each step's), as the per-step statistics have
+    from jaxrl.core.train import obs_stats_of
+
+    config = load_config(TINY + ["algo.normalize_obs=true", "algo.normalize_obs_update=rollout"])
+    algo = config.algo_config
+    out = jax.jit(make_train(config, keep_rollout_state=True))(jax.random.PRNGKey(3))
+    steps = config.total_env_steps // (algo.num_envs * algo.rollout_length) * algo.rollout_length
+    state = obs_stats_of(out.rollout_state)
+    np.testing.assert_allclose(state.count, (steps + 1) * algo.num_envs + 1e-4, rtol=1e-6)
+    from jaxrl.envs.wrappers import NormalizeState, find_wrapper_state
+
+    assert int(find_wrapper_state(out.rollout_state.env_state, NormalizeState).steps) == steps
+    assert bool(jnp.all(jnp.isfinite(out.metrics["policy_loss"])))
+
+
 def test_final_env_states_are_returned_only_on_request():
     # by default the output holds no env state (so XLA can drop work on env-state fields nothing reads);
     # the observation statistics come back either way, and training is the same

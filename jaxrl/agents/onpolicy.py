@@ -26,6 +26,13 @@ class OnPolicyConfig(AlgoConfig):
     activation: str = "tanh"
     distribution: str = "auto"  # auto | categorical | gaussian
     normalize_obs: bool = False
+    # when the observation statistics change: "step" (at every env step) or "rollout" (once per rollout,
+    # from all observations so far; fixed within a rollout, as brax's PPO normaliser)
+    normalize_obs_update: str = "step"
+
+    def normalize_every(self) -> int:
+        """Env steps between changes of the observation statistics (`NormalizeObservation(every=...)`)."""
+        return self.rollout_length if self.normalize_obs_update == "rollout" else 1
 
     def steps_per_iteration(self, env=None) -> int:
         return self.num_envs * self.rollout_length
@@ -38,6 +45,11 @@ class OnPolicyConfig(AlgoConfig):
         if self.distribution == "gaussian" and discrete:
             raise ValueError(f"algo.distribution='gaussian' (a continuous policy) cannot act in {env.id}, "
                              f"whose actions are discrete ({env.action_space}); use 'categorical' or 'auto'")
+        if self.normalize_obs_update not in ("step", "rollout"):
+            raise ValueError(f"algo.normalize_obs_update={self.normalize_obs_update!r}; allowed: ['step', 'rollout']")
+        if self.normalize_obs_update == "rollout" and not self.normalize_obs:
+            raise ValueError("algo.normalize_obs_update='rollout' says when the observation statistics change, "
+                             "but algo.normalize_obs is false: set algo.normalize_obs=true too")
         if self.distribution == "categorical" and not discrete:
             raise ValueError(f"algo.distribution='categorical' cannot act in {env.id}, whose actions are "
                              f"continuous; use 'gaussian' or 'auto'")

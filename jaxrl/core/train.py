@@ -43,8 +43,9 @@ def setup(config: TrainConfig) -> Setup:
     # skip_idle_resets: a CPU step where no env finished skips the reset work (same results; PPO CartPole 5%
     # faster, DQN CartPole 9%: bench/idle_resets_ab.py). The seed vmap of make_train_many maps the keys too, so
     # the skip's cost under a vmap with shared reset inputs (AutoReset) does not arise here.
+    every = algo.normalize_every() if hasattr(algo, "normalize_every") else 1
     env = make(config.env, num_envs=algo.num_envs, normalize_obs=getattr(algo, "normalize_obs", False),
-               skip_idle_resets=True, **config.env_kwargs)
+               normalize_every=every, skip_idle_resets=True, **config.env_kwargs)
     validate(config, env.unwrapped)
     steps = algo.steps_per_iteration(env)
     num_iterations = config.total_env_steps // steps

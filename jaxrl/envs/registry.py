@@ -55,11 +55,13 @@ def make_base(env_id: str, **kwargs) -> Env:
 
 
 def make(env_id: str, num_envs: int | None = None, normalize_obs: bool = False,
-         normalize_update: bool = True, skip_idle_resets: bool = False, **kwargs) -> Env:
+         normalize_update: bool = True, normalize_every: int = 1, skip_idle_resets: bool = False,
+         **kwargs) -> Env:
     """A wrapped env: actions in [-1, 1] for boxes, episode statistics, auto-reset.
 
     With `num_envs` the result is a `VecEnv` (leading [num_envs] axis), optionally with running
-    observation normalisation shared across its envs, and with `skip_idle_resets` a CPU step where no env
+    observation normalisation shared across its envs (its statistics change every `normalize_every` steps:
+    `NormalizeObservation`), and with `skip_idle_resets` a CPU step where no env
     finished skips the reset work (`AutoReset`; same results). Extra kwargs go to the adapter
     (gymnax env params; brax `backend=`, `episode_length=`).
     """
@@ -73,5 +75,5 @@ def make(env_id: str, num_envs: int | None = None, normalize_obs: bool = False,
         return env
     env = VecEnv(env, num_envs)
     if normalize_obs:
-        env = NormalizeObservation(env, update=normalize_update)
+        env = NormalizeObservation(env, update=normalize_update, every=normalize_every)
     return env

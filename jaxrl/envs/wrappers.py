@@ -138,34 +138,56 @@ class VecEnv(Wrapper):
 @struct.dataclass
 class NormalizeState:
     env_state: Any
-    obs_stats: RunningStats
+    obs_stats: RunningStats  # the statistics observations are normalised with
+    pending: Any = None  # with every > 1: the statistics of every observation so far, merged in at the next commit
+    steps: Any = None  # with every > 1: steps since reset
 
 
 class NormalizeObservation(Wrapper):
     """Running mean/std normalisation over all envs of a VecEnv. With update=False (evaluation)
-    the statistics in the state are used as they are."""
+    the statistics in the state are used as they are.
 
-    def __init__(self, env: Env, update: bool = True, clip: float = 10.0):
+    `every` is how often the statistics used change. 1 (the default): at every step, from that step's
+    observations, so a rollout's observations are each normalised by the statistics of their moment.
+    N > 1 (an on-policy rollout's length, `algo.normalize_obs_update=rollout`): the statistics stay fixed
+    for N steps and then take in every observation seen so far, as brax's PPO updates its normaliser once
+    per batch; the first N steps run on the initial statistics (mean 0, variance 1). Either way the
+    statistics merge the same batches in the same order, so after each N steps the two agree."""
+
+    def __init__(self, env: Env, update: bool = True, clip: float = 10.0, every: int = 1):
         super().__init__(env)
+        if int(every) != every or every < 1:
+            raise ValueError(f"NormalizeObservation: every={every!r} must be an integer >= 1")
         self.update = update
         self.clip = clip
+        self.every = int(every)
 
     def _stats(self, stats: RunningStats, obs):
         return stats.update(obs) if self.update else stats
 
     def reset(self, key):
         obs, state = self.env.reset(key)
-        stats = self._stats(RunningStats.create(self.observation_space.shape), obs)
+        initial = RunningStats.create(self.observation_space.shape)
+        if self.update and self.every > 1:
+            return (initial.normalize(obs, self.clip),
+                    NormalizeState(state, initial, initial.update(obs), jnp.zeros((), jnp.int32)))
+        stats = self._stats(initial, obs)
         return stats.normalize(obs, self.clip), NormalizeState(state, stats)
 
     def step(self, key, state, action):
         res = self.env.step(key, state.env_state, action)
-        stats = self._stats(state.obs_stats, res.obs)
+        if self.update and self.every > 1:
+            pending, steps = state.pending.update(res.obs), state.steps + 1
+            commit = steps % self.every == 0
+            stats = jax.tree.map(lambda p, s: jnp.where(commit, p, s), pending, state.obs_stats)
+            final_stats, new_state = state.obs_stats, NormalizeState(res.state, stats, pending, steps)
+        else:  # the final observation belongs to this step's transition, normalised as its other observations
+            stats = final_stats = self._stats(state.obs_stats, res.obs)
+            new_state = NormalizeState(res.state, stats)
         info = dict(res.info)
         if "final_obs" in info:
-            info["final_obs"] = stats.normalize(info["final_obs"], self.clip)
-        return res._replace(obs=stats.normalize(res.obs, self.clip),
-                            state=NormalizeState(res.state, stats), info=info)
+            info["final_obs"] = final_stats.normalize(info["final_obs"], self.clip)
+        return res._replace(obs=stats.normalize(res.obs, self.clip), state=new_state, info=info)
 
 
 def find_wrapper_state(state, cls):
