@@ -151,8 +151,10 @@ class NormalizeObservation(Wrapper):
     observations, so a rollout's observations are each normalised by the statistics of their moment.
     N > 1 (an on-policy rollout's length, `algo.normalize_obs_update=rollout`): the statistics stay fixed
     for N steps and then take in every observation seen so far, as brax's PPO updates its normaliser once
-    per batch; the first N steps run on the initial statistics (mean 0, variance 1). Either way the
-    statistics merge the same batches in the same order, so after each N steps the two agree."""
+    per batch (brax also renormalises the batch with the new statistics in its loss; here the update sees
+    the observations as the policy did); the first N steps run on the initial statistics (mean 0,
+    variance 1). Either way the statistics merge the same batches in the same order, so after each N steps
+    the two agree."""
 
     def __init__(self, env: Env, update: bool = True, clip: float = 10.0, every: int = 1):
         super().__init__(env)
