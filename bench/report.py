@@ -228,7 +228,7 @@ def brax_ppo(r: dict) -> str:
     head = (f"PPO on {r['env']}: {s['num_envs']} envs x {s['rollout_length']} steps, {s['num_epochs']} epochs x "
             f"{s['num_minibatches']} minibatches, {s['env_steps_per_repeat']:,} env steps per repeat, median of "
             f"{s['repeats']}" + (" (jaxrl's calls interleaved with brax's epochs)" if r.get("interleaved") else "")
-            + ".\n" + _mjx_opt(s))
+            + ".\n" + _setting_notes(s))
     rows = [["jaxrl", _n(r["jaxrl"]["steps_per_second"]), f"{r['jaxrl']['compile_seconds']:.1f}", "-"],
             *_same_stage_row(r, "-"),
             ["brax ppo.train", _n(r["brax"]["steps_per_second"]), f"{r['brax']['compile_seconds']:.1f}",
@@ -237,7 +237,8 @@ def brax_ppo(r: dict) -> str:
                       "", f"jaxrl / brax: **{r['ratio_ours_over_brax']:.2f}**" + _same_stage_ratio(r)])
 
 
-def _mjx_opt(settings: dict) -> str:
+def _setting_notes(settings: dict) -> str:
+    """The brax_ppo.py settings that a table's head line does not show: config overrides, MJX solver options."""
     opt = settings.get("mjx_opt")
     overrides = settings.get("overrides")
     text = ("\njaxrl config overrides: " + ", ".join(f"`{o}`" for o in overrides) + ".\n") if overrides else ""

@@ -40,10 +40,10 @@ def _output(carry, metrics: dict, keep_rollout_state: bool) -> TrainOutput:
 
 def setup(config: TrainConfig) -> Setup:
     algo = config.algo_config
+    every = algo.normalize_every() if hasattr(algo, "normalize_every") else 1  # on-policy: step or rollout
     # skip_idle_resets: a CPU step where no env finished skips the reset work (same results; PPO CartPole 5%
     # faster, DQN CartPole 9%: bench/idle_resets_ab.py). The seed vmap of make_train_many maps the keys too, so
     # the skip's cost under a vmap with shared reset inputs (AutoReset) does not arise here.
-    every = algo.normalize_every() if hasattr(algo, "normalize_every") else 1
     env = make(config.env, num_envs=algo.num_envs, normalize_obs=getattr(algo, "normalize_obs", False),
                normalize_every=every, skip_idle_resets=True, **config.env_kwargs)
     validate(config, env.unwrapped)
