@@ -386,6 +386,17 @@ def solver_iterations(r: dict) -> str:
     return "\n".join([_header(r), "", head, _table(["seed", "trainer", *names], rows)])
 
 
+def normalize_obs_update(r: dict) -> str:
+    head = (f"PPO with its observation statistics changed at every env step (the default) or once per rollout "
+            f"(`algo.normalize_obs_update=rollout`): final training return (the last 5% of iterations) of "
+            f"{r['seeds']} seeds trained in one call. A learning comparison, not a peer benchmark.\n")
+    rows = [[env, f"{x['step']['total_env_steps_per_seed']:,}",
+             *(f"{x[m]['mean']:.1f} / {x[m]['interquartile_mean']:.1f}" for m in ("step", "rollout"))]
+            for env, x in r["results"].items()]
+    return "\n".join([_header(r), "", head, _table(["env", "env steps per seed", "per step: mean / IQM",
+                                                     "per rollout: mean / IQM"], rows)])
+
+
 SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),
             ("offpolicy-peers", "Off-policy training throughput vs peers", offpolicy_peers),
             ("throughput", "Kernel overhead and scaling", throughput),
@@ -402,7 +413,9 @@ SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),
             ("prng-lowering", "Threefry lowered rolled (JAX's CPU default) vs unrolled", prng_lowering),
             ("weight-gradients", "Dense weight gradients: standard form vs jaxrl's CPU layout", weight_gradients),
             ("ppo-update-ab", "PPO's minibatch loop: parameter pytree vs one vector", ppo_update_ab),
-            ("idle-resets-ab", "The training env's resets: skipped on idle steps vs every step", idle_resets_ab)]
+            ("idle-resets-ab", "The training env's resets: skipped on idle steps vs every step", idle_resets_ab),
+            ("normalize-obs-update", "PPO's observation statistics: every step vs once per rollout",
+             normalize_obs_update)]
 
 
 def render() -> str:

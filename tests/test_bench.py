@@ -219,6 +219,18 @@ def test_brax_ppo_options_reach_the_config_of_each_side():
     assert config.algo_config.normalize_obs_update == "rollout"
 
 
+@pytest.mark.slow
+def test_normalize_obs_update_comparison_runs_both_modes(tmp_path):
+    out = tmp_path / "result.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "normalize_obs_update.py"), "--envs",
+                           "gymnax/CartPole-v1", "--seeds", "2", "--out", str(out)], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(out.read_text())["results"]["gymnax/CartPole-v1"]
+    assert set(rows) == {"step", "rollout"} and all(len(r["final_return_per_seed"]) == 2 for r in rows.values())
+    assert rows["step"]["final_return_per_seed"] != rows["rollout"]["final_return_per_seed"]  # different runs
+
+
 def test_solver_iterations_summary_counts_the_largest_in_each_batch():
     import numpy as np
     from solver_iterations import summarize

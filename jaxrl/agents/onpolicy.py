@@ -27,8 +27,8 @@ class OnPolicyConfig(AlgoConfig):
     distribution: str = "auto"  # auto | categorical | gaussian
     normalize_obs: bool = False
     # when the observation statistics change: "step" (at every env step) or "rollout" (once per rollout,
-    # from all observations so far; fixed within a rollout, as brax's PPO normaliser; measured in FINDINGS:
-    # better on brax inverted_pendulum, worse on CartPole)
+    # from all observations so far; fixed within a rollout, as brax's PPO normaliser; bench/normalize_obs_update.py:
+    # as good on brax inverted_pendulum, Pendulum and Acrobot, worse on CartPole)
     normalize_obs_update: str = "step"
 
     def normalize_every(self) -> int:
