@@ -42,7 +42,9 @@ def run(env: str, mode: str, seeds: int) -> dict:
     final = np.asarray(final_returns(out.metrics), float)
     return {"final_return_per_seed": final.tolist(), "mean": float(final.mean()),
             "interquartile_mean": float(np.sort(final)[seeds // 4: seeds - seeds // 4].mean()),
-            "total_env_steps_per_seed": config.total_env_steps, "seconds_with_compile": time.perf_counter() - t0}
+            "total_env_steps_per_seed": config.total_env_steps, "seconds_with_compile": time.perf_counter() - t0,
+            "normalize_obs": config.algo_config.normalize_obs,
+            "normalize_obs_update": config.algo_config.normalize_obs_update}
 
 
 def main(argv=None) -> None:
