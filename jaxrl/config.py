@@ -223,8 +223,9 @@ def validate(config: TrainConfig, env=None) -> None:
 
         try:
             env = make_base(config.env, **config.env_kwargs)
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"env={config.env!r}: {e}") from None
+        except (TypeError, ValueError) as e:  # named once: the env's own errors may begin with its id
+            message = str(e)
+            raise ConfigError(message if message.startswith(config.env) else f"env={config.env!r}: {message}") from None
     try:
         algo.validate(env)
     except ValueError as e:

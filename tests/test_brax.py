@@ -82,6 +82,15 @@ def test_brax_mjx_opt_bad_input_names_the_cause(mjx_opt, match):
         make("brax/inverted_pendulum", mjx_opt=mjx_opt)
 
 
+def test_brax_mjx_opt_bad_config_override_names_the_env_once():
+    from jaxrl.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError) as info:
+        load_config(["env=brax/inverted_pendulum", "env_kwargs.mjx_opt={iteration: 3}"])
+    assert str(info.value).startswith("brax/inverted_pendulum: mjx_opt: unknown option 'iteration'")
+    assert str(info.value).count("inverted_pendulum") == 1
+
+
 def test_brax_mjx_opt_needs_the_mjx_pipeline():
     with pytest.raises(ValueError, match=r"brax/inverted_pendulum: mjx_opt sets MJX's solver options, but this "
                                          r"env runs on brax's 'generalized' pipeline"):
