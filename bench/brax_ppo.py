@@ -62,6 +62,10 @@ Timing.
     updates its running statistics at every env step inside the rollout) and recomputes GAE inside every
     minibatch loss (jaxrl: once per iteration); these are part of each trainer's design and are timed.
   Both sides run the same number of env steps per timed repeat: iterations * N * T.
+  --brax-loss-on-acting-statistics (a bench-only patch of brax's side, BraxLossOnActingStatistics): brax's
+  normaliser update moves after its SGD steps, so its loss sees each batch as its policy did, as jaxrl's
+  algo.normalize_obs_update=rollout does; it is there to show what brax's renormalisation does to the
+  envs' states (bench/solver_iterations.py has the same option), not to time brax as shipped.
   jax 0.10 removed `jax.device_put_replicated`, which brax 0.14.2's ppo.train calls once at setup; this
   script supplies it (`_replicate`) when missing, recorded in the result as brax.compat_shim.
 
@@ -81,7 +85,7 @@ import jax
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import provenance, write_result  # noqa: E402
+from common import namespace, provenance, write_result  # noqa: E402
 from jaxrl.config import load_config  # noqa: E402
 from jaxrl.core.networks import ACTIVATIONS  # noqa: E402
 from jaxrl.core.train import make_train_many  # noqa: E402
@@ -138,7 +142,11 @@ class JaxrlSide:
     per step than one held up), so the two sides would time different stages of training. Each round
     therefore also calls the same program built for 2K iterations; its time minus the K-iteration call's
     is the time of iterations K+1..2K in the program users run (the first K iterations are the same in
-    both: same keys, and no schedule depends on the run's length here). `same_stage_*` is that."""
+    both: same keys, and no schedule depends on the run's length here). `same_stage_*` is that. brax's
+    median spans its epochs 2..R+1 (iterations K+1..(R+1)K); where the physics gets cheaper as training goes
+    on, its later epochs pull that median down, so the result also sets `same_stage_seconds` against brax's
+    first timed epoch alone, iterations K+1..2K exactly (one sample on brax's side:
+    `ratio_same_iterations_over_brax_first_timed_epoch`)."""
 
     def __init__(self, config, iterations: int, clock: CompileClock):
         algo = config.algo_config
@@ -271,6 +279,41 @@ class EpochMarks:
                 "times": times, "seconds": seconds, "env_steps_per_repeat": steps, "steps_per_second": steps / seconds}
 
 
+class BraxLossOnActingStatistics:
+    """While installed, brax's PPO trains on the observation statistics its policy acted with.
+
+    brax updates its normaliser with a batch's observations before its SGD steps, so its loss renormalises the
+    batch with the new statistics (brax/training/agents/ppo/train.py, `training_step`); it updates them after
+    SGD only with the adaptive-KL learning rate. This patch moves the update after SGD for every schedule,
+    which is what jaxrl's `algo.normalize_obs_update=rollout` does: the statistics change once per batch, and
+    the update trains on the observations as the policy saw them. How: in brax's train module, the
+    normaliser's `update` returns the statistics unchanged and keeps the updated ones, and the
+    `TrainingState` built at the end of the same training step takes the kept ones. Bench-only."""
+
+    def install(self):
+        from brax.training.agents.ppo import train
+
+        self._train, stats, state_cls = train, train.running_statistics, train.TrainingState
+        kept = []
+
+        def update(params, *args, **kwargs):
+            kept.append(stats.update(params, *args, **kwargs))
+            return params
+
+        def training_state(**fields):
+            if kept:  # the end of a training step (brax's initial state is built before any update)
+                fields["normalizer_params"] = kept.pop()
+            return state_cls(**fields)
+
+        self._saved = stats, state_cls
+        train.running_statistics = namespace(stats, update=update)
+        train.TrainingState = training_state
+        return self
+
+    def uninstall(self):
+        self._train.running_statistics, self._train.TrainingState = self._saved
+
+
 def run_brax(config, iterations: int, repeats: int, clock: CompileClock, between=None) -> dict:
     """brax's PPO trainer for repeats + 1 epochs; `between()` runs on the host after each of the first
     `repeats` epochs (outside brax's epoch clock), so jaxrl's timed calls sit between brax's timed epochs."""
@@ -330,6 +373,11 @@ def plot(result: dict, path: Path, algo: str = "PPO", subtitle: str | None = Non
     print(f"wrote {path}")
 
 
+def same_iterations_ratio(ours: dict, brax: dict) -> float:
+    """jaxrl's iterations K+1..2K (median of its rounds) against brax's first timed epoch, the same iterations."""
+    return brax["times"][0] / ours["same_stage_seconds"]
+
+
 def compare(config, args, run_brax, benchmark: str, settings: dict) -> tuple[dict, Path]:
     """Compile jaxrl's side, run brax's trainer (`run_brax`) with jaxrl's timed calls between its epochs,
     print both and write bench/results/<benchmark>-<platform>.json; returns (result, path)."""
@@ -343,14 +391,17 @@ def compare(config, args, run_brax, benchmark: str, settings: dict) -> tuple[dic
     result = provenance(benchmark=benchmark, env=args.env, seeds=[SEED], arguments=vars(args),
                         settings=settings, jaxrl=ours, brax=brax, interleaved=True,
                         ratio_ours_over_brax=ours["steps_per_second"] / brax["steps_per_second"],
-                        ratio_same_stage_over_brax=ours["same_stage_steps_per_second"] / brax["steps_per_second"])
+                        ratio_same_stage_over_brax=ours["same_stage_steps_per_second"] / brax["steps_per_second"],
+                        ratio_same_iterations_over_brax_first_timed_epoch=same_iterations_ratio(ours, brax))
     print(f"\n{'trainer':18s} {'steps/s (median)':>17s} {'repeats (s)':>28s} {'compile s':>10s}")
     same = dict(ours, steps_per_second=ours["same_stage_steps_per_second"], times=ours["same_stage_times"])
     for name, s in (("jaxrl", ours), ("jaxrl, same stage", same), ("brax", brax)):
         reps = " ".join(f"{t:.2f}" for t in s["times"])
         print(f"{name:18s} {s['steps_per_second']:>17,.0f} {reps:>28s} {s['compile_seconds']:>10.1f}")
     print(f"ratio ours/brax: {result['ratio_ours_over_brax']:.3f} (jaxrl's iterations 1..K from scratch); "
-          f"{result['ratio_same_stage_over_brax']:.3f} at the same stage of training (iterations K+1..2K)")
+          f"{result['ratio_same_stage_over_brax']:.3f} at the same stage of training (iterations K+1..2K); "
+          f"{result['ratio_same_iterations_over_brax_first_timed_epoch']:.3f} against brax's first timed epoch "
+          f"alone (its iterations K+1..2K)")
     return result, write_result(benchmark, result, args.out, quick=args.quick)
 
 
@@ -374,6 +425,9 @@ def main():
     p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                    help="a jaxrl config override (repeatable); the settings of the mapping above reach brax's side "
                         "too, the others (e.g. algo.normalize_obs_update=rollout) jaxrl's only; recorded")
+    p.add_argument("--brax-loss-on-acting-statistics", action="store_true",
+                   help="a bench-only patch of brax's side: its normaliser update moves after its SGD steps, so "
+                        "its loss sees each batch as its policy did (see BraxLossOnActingStatistics); recorded")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     if args.quick:
@@ -402,7 +456,15 @@ def main():
     print(f"{args.env}: {a.num_envs} envs x {a.rollout_length} steps, {a.num_epochs} epochs x "
           f"{a.num_minibatches} minibatches, {args.iterations} iterations x {args.repeats} repeats "
           f"on {jax.devices()[0]}", flush=True)
-    result, path = compare(config, args, run_brax, "brax-ppo", settings)
+    patch = None
+    if args.brax_loss_on_acting_statistics:
+        settings["brax_loss_on_acting_statistics"] = True
+        patch = BraxLossOnActingStatistics().install()
+    try:
+        result, path = compare(config, args, run_brax, "brax-ppo", settings)
+    finally:
+        if patch is not None:
+            patch.uninstall()
     plot(result, path.with_suffix(".png"))
 
 

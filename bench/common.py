@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -481,3 +482,11 @@ def steps_to_threshold(steps, sums, counts, threshold: float, window_steps: int)
         if c > 0 and sums[inside].sum() / c >= threshold:
             return int(steps[i]), i
     return None, None
+
+
+def namespace(module, **changes):
+    """A stand-in for `module` with its public names, some of them replaced."""
+    ns = types.SimpleNamespace(**{k: getattr(module, k) for k in dir(module) if not k.startswith("__")})
+    for k, v in changes.items():
+        setattr(ns, k, v)
+    return ns

@@ -264,7 +264,10 @@ def _same_stage_row(r: dict, *rest) -> list:
 def _same_stage_ratio(r: dict) -> str:
     if "ratio_same_stage_over_brax" not in r:
         return " (jaxrl's repeats train from scratch; brax's epochs continue its run)"
-    return f" from scratch, **{r['ratio_same_stage_over_brax']:.2f}** at the same stage of training ({SAME_STAGE})"
+    first_epoch = r["brax"]["times"][0] / r["jaxrl"]["same_stage_seconds"]  # from the times: older files too
+    return (f" from scratch, **{r['ratio_same_stage_over_brax']:.2f}** at the same stage of training ({SAME_STAGE}); "
+            f"{first_epoch:.2f} against brax's first timed epoch alone (iterations K+1..2K exactly, one sample; "
+            "brax's median spans iterations K+1..(R+1)K)")
 
 
 def brax_sac(r: dict) -> str:

@@ -28,6 +28,9 @@ Each seed runs jaxrl's program for 3K iterations (`make_train_many`, one seed) a
 epochs of K iterations, and reports iterations 1..K, K+1..2K and 2K+1..3K of each: `brax_ppo.py` times
 jaxrl's iterations 1..K (from scratch) and K+1..2K (same stage) against brax's iterations K+1.. on.
 `--no-normalize-obs` turns observation normalisation off on both sides (as `brax_ppo.py`'s option does).
+`--brax-loss-on-acting-statistics` moves brax's normaliser update after its SGD steps (a bench-only patch,
+`brax_ppo.BraxLossOnActingStatistics`), so that brax's loss sees each batch as its policy did; with
+`--override algo.normalize_obs_update=rollout` both sides then use their statistics alike.
 Writes bench/results/solver-iterations-<platform>.json (or --out).
 """
 from __future__ import annotations
@@ -38,7 +41,6 @@ import functools
 import sys
 import time
 import traceback
-import types
 from pathlib import Path
 
 import jax
@@ -46,7 +48,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import provenance, write_result  # noqa: E402
+from common import namespace, provenance, write_result  # noqa: E402
 
 STAGES = 3
 
@@ -74,12 +76,6 @@ class SolverCounter:
 
     def install(self):
         from mujoco.mjx._src import solver
-
-        def namespace(module, **changes):
-            ns = types.SimpleNamespace(**{k: getattr(module, k) for k in dir(module) if not k.startswith("__")})
-            for k, v in changes.items():
-                setattr(ns, k, v)
-            return ns
 
         lax = namespace(jax.lax, while_loop=functools.partial(self._while_loop, jax.lax.while_loop))
         self._solver, self._jax = solver, solver.jax
@@ -215,6 +211,10 @@ def main():
                    help="observation normalisation off on both sides (brax_ppo.py's option of that name)")
     p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                    help="a jaxrl config override (brax_ppo.py's option of that name)")
+    p.add_argument("--brax-loss-on-acting-statistics", action="store_true",
+                   help="a bench-only patch: brax's PPO updates its normaliser after its SGD steps instead of "
+                        "before, so its loss sees the batch as its policy did (jaxrl's "
+                        "algo.normalize_obs_update=rollout does the same)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     if args.iterations < 1 or not args.seeds:
@@ -232,6 +232,9 @@ def main():
     env_cls = _brax_envs()._envs[args.env.removeprefix("brax/")]
     counter = SolverCounter().install()
     states = EnvStepCounter(env_cls).install()
+    from brax_ppo import BraxLossOnActingStatistics
+
+    patch = BraxLossOnActingStatistics().install() if args.brax_loss_on_acting_statistics else None
     seeds = {}
     try:
         for seed in args.seeds:
@@ -248,10 +251,13 @@ def main():
     finally:
         counter.uninstall()
         states.uninstall()
+        if patch is not None:
+            patch.uninstall()
     result = {"benchmark": "solver_iterations", "env": args.env, **provenance(),
               "settings": {"num_envs": a.num_envs, "rollout_length": a.rollout_length, "num_epochs": a.num_epochs,
                            "num_minibatches": a.num_minibatches, "normalize_obs": a.normalize_obs,
                            "iterations_per_stage": args.iterations, "overrides": args.override,
+                           "brax_loss_on_acting_statistics": args.brax_loss_on_acting_statistics,
                            "stages": STAGES, "seeds": args.seeds},
               "what": "MJX constraint-solver iterations per batched env step (the vmapped while loop's trips: "
                       "the largest count in the batch), by stage of each trainer's run; callbacks on, nothing timed",

@@ -192,6 +192,8 @@ def test_brax_trainer_comparisons_quick_smoke_run(script, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["interleaved"] and result["ratio_ours_over_brax"] > 0 and result["ratio_same_stage_over_brax"] > 0
+    assert result["ratio_same_iterations_over_brax_first_timed_epoch"] == pytest.approx(
+        result["brax"]["times"][0] / result["jaxrl"]["same_stage_seconds"])
     assert len(result["jaxrl"]["times"]) == len(result["jaxrl"]["same_stage_times"]) == len(result["brax"]["times"]) == 2
     assert result["brax"]["xla_compiles_after_first_epoch"] == 0
 
@@ -268,6 +270,44 @@ def test_solver_iterations_counts_each_trainers_batched_solves(tmp_path):
         assert all(0 <= x["env_steps_at_a_joint_limit"] <= 1 for x in counted["stages"])
     # early in training the pendulums fall: some env steps terminate on both sides
     assert all(result["seeds"]["0"][side]["stages"][0]["terminations_per_env_step"] > 0 for side in ("jaxrl", "brax"))
+
+
+@pytest.mark.slow
+def test_brax_loss_on_acting_statistics_keeps_the_update_and_changes_what_the_loss_sees():
+    """The patch moves brax's normaliser update after SGD: the update still lands in the training state (its
+    count covers every env step trained), but the loss saw other observations, so the policy differs."""
+    import argparse
+
+    import jax
+    import numpy as np
+    from brax.training.agents.ppo import train as brax_ppo_train
+    from brax_ppo import BraxLossOnActingStatistics, brax_compat, brax_kwargs, jaxrl_config
+
+    from jaxrl.envs import make_base
+
+    config = jaxrl_config(argparse.Namespace(env="brax/inverted_pendulum", num_envs=None, rollout_length=None,
+                                             num_epochs=None, num_minibatches=None, iterations=1,
+                                             no_normalize_obs=False, override=[]))
+    brax_compat()
+    env = make_base(config.env, **config.env_kwargs)
+    kwargs = brax_kwargs(config, env, iterations=1, epochs=1)
+
+    def train():
+        _, params, _ = brax_ppo_train.train(environment=env.env, progress_fn=lambda *_: None, **kwargs)
+        return params
+
+    plain = train()
+    patch = BraxLossOnActingStatistics().install()
+    try:
+        patched = train()
+    finally:
+        patch.uninstall()
+    assert brax_ppo_train.TrainingState is patch._saved[1]  # uninstalled
+    for params in (plain, patched):
+        assert int(params[0].count) == kwargs["num_timesteps"]
+    np.testing.assert_array_equal(plain[0].mean, patched[0].mean)  # the first rollout acted alike
+    leaves = lambda p: jax.tree.leaves(p[1])
+    assert any(not np.array_equal(a, b) for a, b in zip(leaves(plain), leaves(patched)))
 
 
 def test_time_to_return_checks_the_rule_at_the_same_points_on_every_side():
