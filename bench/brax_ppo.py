@@ -32,6 +32,9 @@ Settings mapping (N envs, T rollout steps, E epochs, M minibatches; jaxrl name -
   clip_value=true             -> clipping_epsilon_value=clip_eps (this also makes brax record V(s) while acting,
                                  as jaxrl does)
   anneal_lr                   -> forced false for jaxrl: brax has no linear lr schedule (constant lr both sides)
+  optimizer_eps               -> forced to 1e-8 for jaxrl: brax's Adam keeps optax's epsilon (jaxrl's default is
+                                 1e-5; on inverted_pendulum it changes how soon the policy keeps the carts off
+                                 the rail, and with it the physics' cost: bench/FINDINGS.md)
   episode length 1000         -> episode_length=1000, action_repeat=1
 
 Timing.
@@ -85,7 +88,7 @@ import jax
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import namespace, provenance, write_result  # noqa: E402
+from common import OPTAX_EPS, namespace, provenance, write_result  # noqa: E402
 from jaxrl.config import load_config  # noqa: E402
 from jaxrl.core.networks import ACTIVATIONS  # noqa: E402
 from jaxrl.core.train import make_train_many  # noqa: E402
@@ -119,7 +122,7 @@ class CompileClock:
 def jaxrl_config(args):
     normalize = "false" if getattr(args, "no_normalize_obs", False) else "true"
     overrides = ["algo=ppo", f"env={args.env}", f"seed={SEED}", "num_seeds=1", f"algo.normalize_obs={normalize}",
-                 "algo.anneal_lr=false"]
+                 "algo.anneal_lr=false", f"algo.optimizer_eps={OPTAX_EPS}"]
     for name in ("num_envs", "rollout_length", "num_epochs", "num_minibatches"):
         if getattr(args, name) is not None:
             overrides.append(f"algo.{name}={getattr(args, name)}")

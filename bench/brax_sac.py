@@ -46,6 +46,7 @@ import jax
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from brax_ppo import SEED, CompileClock, EpochMarks, brax_compat, compare, plot  # noqa: E402
+from common import OPTAX_EPS  # noqa: E402
 from jaxrl.config import load_config  # noqa: E402
 from jaxrl.core.networks import ACTIVATIONS  # noqa: E402
 from jaxrl.envs import make_base  # noqa: E402
@@ -57,7 +58,8 @@ def jaxrl_config(args):
                         f"algo.num_updates={args.num_updates}", f"algo.batch_size={args.batch_size}",
                         f"algo.buffer_size={args.buffer_size}", f"algo.learning_starts={args.num_envs}",
                         f"algo.hidden_sizes={list(args.hidden_sizes)}", "algo.activation=relu",
-                        "algo.target_entropy_scale=0.5", f"total_env_steps={args.iterations * args.num_envs}"])
+                        "algo.target_entropy_scale=0.5", f"algo.optimizer_eps={OPTAX_EPS}",  # brax's Adam
+                        f"total_env_steps={args.iterations * args.num_envs}"])
 
 
 def brax_kwargs(config, base_env, iterations: int, epochs: int) -> dict:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import (ROUNDS_NOTE, TORCH_THREADS, add_round_args, check_merge_args, jaxrl_sides,  # noqa: E402
+from common import (OPTAX_EPS, ROUNDS_NOTE, TORCH_THREADS, add_round_args, check_merge_args, jaxrl_sides,  # noqa: E402
                     merge_run, peer_side, provenance, run_rounds, throughput_plot, write_cases)
 
 HIDDEN = [64, 64]
@@ -57,6 +57,11 @@ _REJAX_SAMPLE = ("draws each minibatch without replacement (jax.random.choice wi
                  "for every slot of the buffer ({:,}) at every gradient step, where the others draw uniformly with "
                  "replacement")
 REJAX_CLIP = "clips each gradient element to ±{:g} (optax.clip), not the global norm"
+
+
+def rejax_eps(eps: float) -> list[str]:
+    """rejax's Adam keeps optax's epsilon; the difference, if jaxrl's settings use another."""
+    return [] if eps == OPTAX_EPS else [f"Adam's epsilon {OPTAX_EPS:g} (rejax's, fixed), not {eps:g}"]
 REJAX_DONE = ("stores one done flag (gymnax 0.0.9's step), so episodes cut by the time limit do not bootstrap "
               "from their final observation as on the other sides")
 _PLAIN_TARGET = "plain DQN target, the max of the target network ({} has no Double DQN)"
@@ -87,7 +92,7 @@ def peer_differences(algo: str, s: dict, peer: str, hidden) -> list[str]:
     elif peer == "sbx" and s["target_update_interval"] != 1:
         out.append("updates the target critics at every gradient step (sbx has no option)")
     if peer == "rejax":
-        out += [_REJAX_SAMPLE.format(s["buffer_size"]), REJAX_DONE]
+        out += [_REJAX_SAMPLE.format(s["buffer_size"]), REJAX_DONE, *rejax_eps(s["optimizer_eps"])]
     return out
 
 
@@ -137,7 +142,8 @@ def sb3_kwargs(lib: str, algo: str, s: dict, hidden, activation: str) -> tuple[d
               # SB3 trains once *more* than learning_starts env steps are stored; jaxrl once that many are
               "learning_starts": s["learning_starts"] - 1,
               "train_freq": s["rollout_length"], "gradient_steps": s["num_updates"],
-              "activation": activation, "policy_kwargs": {"net_arch": list(hidden)}}
+              "activation": activation,
+              "policy_kwargs": {"net_arch": list(hidden), "optimizer_kwargs": {"eps": s["optimizer_eps"]}}}
     if algo == "dqn":
         kwargs.update(target_update_interval=target_interval_env_steps(s),
                       exploration_fraction=s["exploration_fraction"], exploration_initial_eps=s["eps_start"],

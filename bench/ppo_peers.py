@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import (ROUNDS_NOTE, TORCH_THREADS, add_round_args, check_merge_args, jaxrl_sides,  # noqa: E402
                     merge_run, peer_side, provenance, run_rounds, throughput_plot, write_cases)
-from offpolicy_peers import REJAX_CLIP, REJAX_DONE  # noqa: E402
+from offpolicy_peers import REJAX_CLIP, REJAX_DONE, rejax_eps  # noqa: E402
 
 CASES = {
     "PPO CartPole-v1": {"num_envs": 16, "rollout_length": 128, "num_epochs": 4, "num_minibatches": 4,
@@ -134,6 +134,7 @@ def onpolicy_differences(algo: str, peer: str, a) -> list[str]:
         if a.anneal_lr:
             out.append("constant learning rate (rejax has no learning-rate annealing)")
         out.append(REJAX_DONE)
+        out += rejax_eps(a.optimizer_eps)
     elif algo == "ppo" and a.clip_value:
         out.append("value loss on the clipped prediction alone (SB3's form), not the larger of the clipped and "
                    "unclipped losses" if peer == "sb3" else

@@ -129,6 +129,19 @@ def test_ppo_update_layouts_update_alike_and_auto_picks_the_pytree_loop_on_cpu()
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+@pytest.mark.xdist_group("ppo-options")
+def test_optimizer_eps_reaches_the_optimiser_and_is_validated():
+    default, _ = ppo_update(["algo.lr=1e-2"])
+    small, _ = ppo_update(["algo.lr=1e-2", "algo.optimizer_eps=1e-8"])
+    diff = max(float(np.abs(x - y).max()) for x, y in zip(jax.tree.leaves(default.params),
+                                                           jax.tree.leaves(small.params)))
+    assert diff > 1e-6  # Adam's denominator changed: some of the first steps' gradients are about 1e-5
+    for algo in ("ppo", "dqn"):
+        for bad in ("0", "-1e-8"):
+            with pytest.raises(ConfigError, match=r"algo\.optimizer_eps must be a finite number > 0"):
+                load_config([f"algo={algo}", f"algo.optimizer_eps={bad}"])
+
+
 def learn(algo, env, out_dir, seeds=2):
     config = load_config([f"algo={algo}", f"env={env}", f"num_seeds={seeds}", "eval_episodes=4", "log_every=100"])
     return np.asarray(train_and_save(config, out_dir, verbose=False)["final_return_per_seed"], float)

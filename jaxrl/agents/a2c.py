@@ -91,7 +91,7 @@ def _parts(config: A2CConfig, env, num_updates: int):
 
     def optimizer(hp):
         return make_optimizer(hp["lr"], hp["max_grad_norm"], num_updates if config.anneal_lr else None,
-                              kind=config.optimizer)
+                              kind=config.optimizer, eps=config.optimizer_eps)
 
     def loss_fn(params, batch, targets, hp):
         dist, values = network.apply(params, batch.obs)

@@ -72,7 +72,7 @@ def make_agent(config: DQNConfig, env, num_iterations: int) -> Agent:
 
     def init(key, hp):
         params = init_params(network, key, jnp.zeros((1,) + env.observation_space.shape, jnp.float32))
-        opt_state = make_optimizer(hp["lr"], hp["max_grad_norm"]).init(params)
+        opt_state = make_optimizer(hp["lr"], hp["max_grad_norm"], eps=config.optimizer_eps).init(params)
         learner = DQNLearner(params, params, opt_state, jnp.zeros((), jnp.int32))
         buffer = replay.init(replay.item_example(env), config.buffer_size)
         steps = jnp.zeros((), jnp.int32)
@@ -95,7 +95,7 @@ def make_agent(config: DQNConfig, env, num_iterations: int) -> Agent:
         return loss, {"td_loss": loss, "q_mean": q.mean()}
 
     def update(state: DQNState, batch, key, hp, iteration=None):
-        tx = make_optimizer(hp["lr"], hp["max_grad_norm"])
+        tx = make_optimizer(hp["lr"], hp["max_grad_norm"], eps=config.optimizer_eps)
 
         def learn_step(learner: DQNLearner, mb, key):
             grads, metrics = jax.grad(loss_fn, has_aux=True)(learner.params, learner.target_params, mb, hp)

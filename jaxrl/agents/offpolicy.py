@@ -11,6 +11,7 @@ import jax.numpy as jnp
 
 from jaxrl.agents.base import AlgoConfig
 from jaxrl.core import replay
+from jaxrl.core.optim import check_optimizer_eps
 from jaxrl.envs.spaces import Discrete
 
 
@@ -27,6 +28,7 @@ class OffPolicyConfig(AlgoConfig):
     target_update_interval: int = 1  # gradient steps between target-network updates
     hidden_sizes: tuple[int, ...] = (256, 256)
     activation: str = "relu"
+    optimizer_eps: float = 1e-5  # the epsilon of Adam's denominator (optax's default is 1e-8)
     # (the action-space class the algorithm acts in, its algo name, the algo to suggest for the other kind)
     ACTIONS: ClassVar[tuple[type, str, str] | None] = None
 
@@ -34,6 +36,7 @@ class OffPolicyConfig(AlgoConfig):
         return self.num_envs * self.rollout_length
 
     def validate(self, env) -> None:
+        check_optimizer_eps(self.optimizer_eps)
         if self.ACTIONS is not None and not isinstance(env.action_space, self.ACTIONS[0]):
             space, algo, other = self.ACTIONS
             need, has = ("discrete", "continuous") if space is Discrete else ("continuous", "discrete")

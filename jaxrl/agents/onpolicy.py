@@ -12,7 +12,7 @@ from flax import struct
 from jaxrl.agents.base import AlgoConfig
 from jaxrl.core import networks
 from jaxrl.core.networks import ActorCritic, action_head_for, greedy_action
-from jaxrl.core.optim import gradient_step
+from jaxrl.core.optim import check_optimizer_eps, gradient_step
 from jaxrl.envs.spaces import Discrete
 
 
@@ -30,6 +30,9 @@ class OnPolicyConfig(AlgoConfig):
     # from all observations so far; fixed within a rollout, as brax's PPO normaliser; bench/normalize_obs_update.py:
     # as good on brax inverted_pendulum, Pendulum and Acrobot, worse on CartPole)
     normalize_obs_update: str = "step"
+    # the epsilon of the optimiser's denominator (Adam, RMSprop): 1e-5 as in CleanRL and Stable-Baselines3;
+    # optax's, brax's and rejax's Adam use 1e-8
+    optimizer_eps: float = 1e-5
 
     def normalize_every(self) -> int:
         """Env steps between changes of the observation statistics (`NormalizeObservation(every=...)`)."""
@@ -39,6 +42,7 @@ class OnPolicyConfig(AlgoConfig):
         return self.num_envs * self.rollout_length
 
     def validate(self, env) -> None:
+        check_optimizer_eps(self.optimizer_eps)
         allowed = ("auto", "categorical", "gaussian")
         if self.distribution not in allowed:
             raise ValueError(f"algo.distribution={self.distribution!r}; allowed: {list(allowed)}")

@@ -94,7 +94,7 @@ def make_agent(config: PPOConfig, env, num_iterations: int) -> Agent:
     anneal = num_iterations * updates_per_iteration if config.anneal_lr else None
 
     def optimizer(hp):
-        return make_optimizer(hp["lr"], hp["max_grad_norm"], anneal)
+        return make_optimizer(hp["lr"], hp["max_grad_norm"], anneal, eps=config.optimizer_eps)
 
     def init(key, hp):
         params = init_params(network, env, key)

@@ -167,8 +167,8 @@ def make_agent(config: ReinforceConfig, env, num_iterations: int) -> Agent:
 
     def optimizers(hp):
         value_anneal = anneal and anneal * config.vf_iters
-        return (make_optimizer(hp["lr"], hp["max_grad_norm"], anneal),
-                make_optimizer(hp["vf_lr"], hp["max_grad_norm"], value_anneal))
+        return (make_optimizer(hp["lr"], hp["max_grad_norm"], anneal, eps=config.optimizer_eps),
+                make_optimizer(hp["vf_lr"], hp["max_grad_norm"], value_anneal, eps=config.optimizer_eps))
 
     def init(key, hp):
         params = init_params(network, env, key)

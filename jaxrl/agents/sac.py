@@ -68,7 +68,7 @@ def make_agent(config: SACConfig, env, num_iterations: int) -> Agent:
     obs0 = jnp.zeros((1,) + env.observation_space.shape, jnp.float32)
 
     def optimizer(hp):
-        return make_optimizer(hp["lr"], hp["max_grad_norm"])
+        return make_optimizer(hp["lr"], hp["max_grad_norm"], eps=config.optimizer_eps)
 
     def init(key, hp):
         actor_key, critic_key = jax.random.split(key)

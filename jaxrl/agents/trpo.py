@@ -90,7 +90,7 @@ def make_agent(config: TRPOConfig, env, num_iterations: int) -> Agent:
     action_dist = lambda module, obs: module.action_head(module.actor(obs))
 
     def value_optimizer(hp):
-        return make_optimizer(hp["vf_lr"], hp["vf_max_grad_norm"])
+        return make_optimizer(hp["vf_lr"], hp["vf_max_grad_norm"], eps=config.optimizer_eps)
 
     def init(key, hp):
         params = init_params(network, env, key)

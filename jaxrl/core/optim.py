@@ -17,6 +17,12 @@ def make_optimizer(lr, max_grad_norm, anneal_steps: int | None = None, kind: str
     return optax.flatten(per_leaf_chain(lr, max_grad_norm, anneal_steps, kind, eps))
 
 
+def check_optimizer_eps(eps) -> None:
+    """`algo.optimizer_eps` must be a finite number > 0 (it keeps the optimiser's denominator off zero)."""
+    if not (isinstance(eps, (int, float)) and 0 < eps < float("inf")):
+        raise ValueError(f"algo.optimizer_eps must be a finite number > 0, got {eps!r}")
+
+
 def per_leaf_chain(lr, max_grad_norm, anneal_steps: int | None = None, kind: str = "adam",
                    eps: float = 1e-5) -> optax.GradientTransformation:
     """Global-norm clipping, then Adam, RMSprop or SGD, with an optional linear learning-rate anneal."""
