@@ -484,9 +484,9 @@ def steps_to_threshold(steps, sums, counts, threshold: float, window_steps: int)
     return None, None
 
 
-
 # The epsilon of optax's (and torch's) Adam: rejax's and brax's trainers use it and have no option to change it
 OPTAX_EPS = 1e-8
+
 
 def namespace(module, **changes):
     """A stand-in for `module` with its public names, some of them replaced."""

@@ -57,14 +57,14 @@ _REJAX_SAMPLE = ("draws each minibatch without replacement (jax.random.choice wi
                  "for every slot of the buffer ({:,}) at every gradient step, where the others draw uniformly with "
                  "replacement")
 REJAX_CLIP = "clips each gradient element to ±{:g} (optax.clip), not the global norm"
+REJAX_DONE = ("stores one done flag (gymnax 0.0.9's step), so episodes cut by the time limit do not bootstrap "
+              "from their final observation as on the other sides")
+_PLAIN_TARGET = "plain DQN target, the max of the target network ({} has no Double DQN)"
 
 
 def rejax_eps(eps: float) -> list[str]:
     """rejax's Adam keeps optax's epsilon; the difference, if jaxrl's settings use another."""
     return [] if eps == OPTAX_EPS else [f"Adam's epsilon {OPTAX_EPS:g} (rejax's, fixed), not {eps:g}"]
-REJAX_DONE = ("stores one done flag (gymnax 0.0.9's step), so episodes cut by the time limit do not bootstrap "
-              "from their final observation as on the other sides")
-_PLAIN_TARGET = "plain DQN target, the max of the target network ({} has no Double DQN)"
 
 
 def peer_differences(algo: str, s: dict, peer: str, hidden) -> list[str]:
