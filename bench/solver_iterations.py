@@ -220,7 +220,7 @@ def main():
     if args.iterations < 1 or not args.seeds:
         raise SystemExit("--iterations must be >= 1 and --seeds must name at least one seed")
 
-    from brax_ppo import jaxrl_config
+    from brax_ppo import BraxLossOnActingStatistics, jaxrl_config
 
     base = jaxrl_config(argparse.Namespace(env=args.env, num_envs=None, rollout_length=None, num_epochs=None,
                                            num_minibatches=None, iterations=args.iterations,
@@ -232,8 +232,6 @@ def main():
     env_cls = _brax_envs()._envs[args.env.removeprefix("brax/")]
     counter = SolverCounter().install()
     states = EnvStepCounter(env_cls).install()
-    from brax_ppo import BraxLossOnActingStatistics
-
     patch = BraxLossOnActingStatistics().install() if args.brax_loss_on_acting_statistics else None
     seeds = {}
     try:

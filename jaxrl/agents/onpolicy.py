@@ -15,6 +15,8 @@ from jaxrl.core.networks import ActorCritic, action_head_for, greedy_action
 from jaxrl.core.optim import check_optimizer_eps, gradient_step
 from jaxrl.envs.spaces import Discrete
 
+NORMALIZE_OBS_UPDATES = ("step", "rollout")  # when the observation statistics change
+
 
 @dataclass(frozen=True)
 class OnPolicyConfig(AlgoConfig):
@@ -50,8 +52,9 @@ class OnPolicyConfig(AlgoConfig):
         if self.distribution == "gaussian" and discrete:
             raise ValueError(f"algo.distribution='gaussian' (a continuous policy) cannot act in {env.id}, "
                              f"whose actions are discrete ({env.action_space}); use 'categorical' or 'auto'")
-        if self.normalize_obs_update not in ("step", "rollout"):
-            raise ValueError(f"algo.normalize_obs_update={self.normalize_obs_update!r}; allowed: ['step', 'rollout']")
+        if self.normalize_obs_update not in NORMALIZE_OBS_UPDATES:
+            raise ValueError(f"algo.normalize_obs_update={self.normalize_obs_update!r}; allowed: "
+                             f"{list(NORMALIZE_OBS_UPDATES)}")
         if self.normalize_obs_update == "rollout" and not self.normalize_obs:
             raise ValueError("algo.normalize_obs_update='rollout' says when the observation statistics change, "
                              "but algo.normalize_obs is false: set algo.normalize_obs=true too")
