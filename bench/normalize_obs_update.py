@@ -1,7 +1,7 @@
 """PPO's observation statistics changed at every env step (the default) vs once per rollout
 (`algo.normalize_obs_update=rollout`): the final training return of 8 seeds, trained in one call, per env.
 
-    .venv/bin/python bench/normalize_obs_update.py [--seeds 8] [--envs ...] [--out F]
+    .venv/bin/python bench/normalize_obs_update.py [--seeds 8] [--envs ...] [--override KEY=VALUE] [--out F]
 
 A learning comparison, not a peer benchmark: it says whether the per-rollout statistics (closer to brax's
 PPO normaliser; see bench/README.md on brax/inverted_pendulum) learn as well as the per-step ones. Each
@@ -35,8 +35,9 @@ ENVS = {
 MODES = ("step", "rollout")
 
 
-def run(env: str, mode: str, seeds: int) -> dict:
-    config = load_config([f"env={env}", f"num_seeds={seeds}", *ENVS[env], f"algo.normalize_obs_update={mode}"])
+def run(env: str, mode: str, seeds: int, overrides=()) -> dict:
+    config = load_config([f"env={env}", f"num_seeds={seeds}", *ENVS[env], *overrides,
+                          f"algo.normalize_obs_update={mode}"])
     t0 = time.perf_counter()
     out = jax.block_until_ready(jax.jit(make_train_many(config))(seed_keys(config)))
     final = np.asarray(final_returns(out.metrics), float)
@@ -44,25 +45,28 @@ def run(env: str, mode: str, seeds: int) -> dict:
             "interquartile_mean": float(np.sort(final)[seeds // 4: seeds - seeds // 4].mean()),
             "total_env_steps_per_seed": config.total_env_steps, "seconds_with_compile": time.perf_counter() - t0,
             "normalize_obs": config.algo_config.normalize_obs,
-            "normalize_obs_update": config.algo_config.normalize_obs_update}
+            "normalize_obs_update": config.algo_config.normalize_obs_update,
+            "optimizer_eps": config.algo_config.optimizer_eps}
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--envs", nargs="+", default=list(ENVS), choices=list(ENVS))
     p.add_argument("--seeds", type=int, default=8)
+    p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                   help="a config override for every env and mode (e.g. algo.optimizer_eps=1e-8); recorded")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     if args.seeds < 1:
         raise SystemExit("--seeds must be >= 1")
     results = {}
     for env in args.envs:
-        results[env] = {mode: run(env, mode, args.seeds) for mode in MODES}
+        results[env] = {mode: run(env, mode, args.seeds, args.override) for mode in MODES}
         for mode, r in results[env].items():
             print(f"{env:24s} {mode:8s} mean {r['mean']:8.1f}  IQM {r['interquartile_mean']:8.1f}  per seed "
                   f"{np.round(r['final_return_per_seed'], 1).tolist()}", flush=True)
     write_result("normalize-obs-update", provenance(benchmark="normalize_obs_update", seeds=args.seeds,
-                                                    results=results), args.out)
+                                                    overrides=args.override, results=results), args.out)
 
 
 if __name__ == "__main__":
