@@ -400,7 +400,35 @@ def normalize_obs_update(r: dict) -> str:
                                                      "per rollout: mean / IQM"], rows)])
 
 
+def ppo_bound(r: dict) -> str:
+    names = {"matmuls_at_peak": "matmuls at peak, env free", "env_and_matmuls_at_peak": "env + matmuls at peak",
+             "env_and_matmuls_at_shapes": "env + matmuls at XLA's rate for these shapes"}
+    rows, notes = [], []
+    for case, x in r["results"].items():
+        sm, fl = x["summary"], x["matmul_flops"]
+        sb3 = sm.get("sb3_steps_per_second")
+        cell = lambda v, ratio: f"{_n(v)} ({ratio:.1f}x)" if sb3 else _n(v)  # noqa: E731
+        rows.append([case, _n(sb3) if sb3 else "-", _n(r["target_over_sb3"] * sb3) if sb3 else "-",
+                     cell(sm["jaxrl_steps_per_second"], sm.get("jaxrl_over_sb3")),
+                     *(cell(sm["bounds"][k], sm.get("bound_over_sb3", {}).get(k)) for k in names)])
+        notes.append(f"- {case}: {x['env_steps']:,} env steps per call, {fl['gradient_steps']} gradient steps on "
+                     f"{fl['minibatch_rows']} rows; {fl['total'] / 1e9:.2f} GFLOP of matmuls ({fl['update'] / 1e9:.2f} in "
+                     f"the update); peak {sm['peak_gflops']:.0f} GFLOP/s, XLA at these shapes "
+                     f"{sm['matmuls_at_shapes_gflops']:.0f}; fastest env loop {_n(sm['env_loop_steps_per_second'])} "
+                     f"env steps/s; jaxrl reaches " + ", ".join(f"{sm['jaxrl_over_bound'][k]:.0%} of {names[k]}"
+                                                                for k in names) + ".")
+    head = (f"Upper bounds on the env steps/s of any fp32 PPO trainer at the peer table's settings on this "
+            f"machine (`bench/ppo_bound.py`'s docstring has the argument), beside SB3 and jaxrl measured in the "
+            f"same run; in brackets, each as a multiple of SB3's steps/s. The last column is XLA's own rate for the "
+            f"networks' shapes, a tighter figure for an XLA trainer but not a bound on every trainer. Median of {r['repeats']} in each of "
+            f"{r['rounds']} rounds; ratios are medians of the rounds' ratios.\n")
+    return "\n".join([_header(r), "", head,
+                      _table(["case", "SB3", f"{r['target_over_sb3']}x SB3", "jaxrl", *names.values()], rows),
+                      "", *notes])
+
+
 SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),
+            ("ppo-bound", "PPO: how far 50x SB3 is, bounds on any trainer at the peer settings", ppo_bound),
             ("offpolicy-peers", "Off-policy training throughput vs peers", offpolicy_peers),
             ("throughput", "Kernel overhead and scaling", throughput),
             ("brax-overhead", "Kernel overhead on brax", throughput),

@@ -86,13 +86,24 @@ def overhead_ratios(rows: dict) -> dict:
             "control_over_bare": sps(CONTROL) / sps("bare_env_loop")}
 
 
-def kernel_random(num_envs: int, steps: int, how: str = "bits"):
+def uniform_actions(key, num_envs: int, low, high, shape):
+    """A continuous env's random policy: uniform actions in [low, high] (for ppo_bound.py's Pendulum)."""
+    def bound(x):  # a scalar, or one value per action entry (jaxrl's Box keeps them flat)
+        x = jax.numpy.asarray(x, jax.numpy.float32)
+        return jax.numpy.broadcast_to(x, shape) if x.ndim == 0 else x.reshape(shape)
+
+    return jax.random.uniform(key, (num_envs, *shape), minval=bound(low), maxval=bound(high))
+
+
+def kernel_random(num_envs: int, steps: int, how: str = "bits", env_id: str = ENV):
     """jaxrl's kernel with a uniform random policy: the program (fn of a key) to time."""
-    env = make(ENV, num_envs=num_envs)
-    n = env.action_space.n
+    env = make(env_id, num_envs=num_envs)
+    space = env.action_space
 
     def policy(params, obs, key):
-        return random_actions(key, obs.shape[0], n, how), {}
+        if hasattr(space, "n"):
+            return random_actions(key, obs.shape[0], space.n, how), {}
+        return uniform_actions(key, obs.shape[0], space.low, space.high, space.shape), {}
 
     def run(key):
         state = kernel.reset(env, key)
@@ -102,12 +113,17 @@ def kernel_random(num_envs: int, steps: int, how: str = "bits"):
     return run
 
 
-def bare_gymnax(num_envs: int, steps: int, how: str = "bits"):
+def bare_gymnax(num_envs: int, steps: int, how: str = "bits", env_id: str = ENV):
     """The bound: gymnax's own auto-resetting step, vmapped and scanned by hand, random actions."""
     import gymnax
 
-    genv, params = gymnax.make(ENV.split("/")[1])
-    n = genv.action_space(params).n
+    genv, params = gymnax.make(env_id.split("/")[1])
+    space = genv.action_space(params)
+
+    def random_policy(key):
+        if hasattr(space, "n"):
+            return random_actions(key, num_envs, space.n, how)
+        return uniform_actions(key, num_envs, space.low, space.high, space.shape)
 
     def run(key):
         obs, state = jax.vmap(genv.reset, in_axes=(0, None))(jax.random.split(key, num_envs), params)
@@ -115,7 +131,7 @@ def bare_gymnax(num_envs: int, steps: int, how: str = "bits"):
         def step(carry, k):
             state, total = carry
             ka, ks = jax.random.split(k)
-            action = random_actions(ka, num_envs, n, how)
+            action = random_policy(ka)
             _, state, reward, _, _, _ = jax.vmap(genv.step, in_axes=(0, 0, 0, None))(
                 jax.random.split(ks, num_envs), state, action, params)
             return (state, total + reward.sum()), None

@@ -696,3 +696,52 @@ def test_idle_resets_ab_quick_run_gives_identical_outputs_and_one_more_condition
     assert row["identical_outputs"] is True
     if jax.default_backend() == "cpu":
         assert row["skip_conditionals_in_program"] == row["every step_conditionals_in_program"] + 1
+
+
+def test_ppo_bound_counts_the_matmul_flops_that_xla_counts():
+    import jax
+    import jax.numpy as jnp
+    from ppo_bound import forward_flops, gradient_flops, matmul_pass, mlp_layers
+
+    nets = mlp_layers(4, [64, 64], 2), mlp_layers(4, [64, 64], 1)
+    rows = 512
+    weights = [[jnp.ones(shape) for shape in net] for net in nets]
+    for gradient, count in ((False, forward_flops), (True, gradient_flops)):
+        compiled = jax.jit(lambda w, x, g=gradient: matmul_pass(w, x, g)).lower(weights, jnp.ones((rows, 4))).compile()
+        analysis = compiled.cost_analysis()
+        xla = (analysis[0] if isinstance(analysis, list) else analysis)["flops"]
+        ours = sum(count(net, rows) for net in nets)
+        # XLA writes the 1-wide critic head as multiplies and a sum (a few FLOPs fewer) and adds the update
+        assert abs(ours - xla) / xla < 0.01, (gradient, ours, xla)
+    # by hand, one gradient step of PPO CartPole's networks on 512 rows: forward, weight and input gradients
+    actor = 2 * 512 * (4 * 64 + 64 * 64 + 64 * 2) * 2 + 2 * 512 * (64 * 64 + 64 * 2)
+    critic = 2 * 512 * (4 * 64 + 64 * 64 + 64) * 2 + 2 * 512 * (64 * 64 + 64)
+    assert gradient_flops(nets[0], 512) + gradient_flops(nets[1], 512) == actor + critic
+
+
+def test_ppo_bound_counts_every_gradient_step_and_observation_of_a_call():
+    from ppo_bound import forward_flops, gradient_flops, ppo_matmul_flops
+    from ppo_peers import CASES
+
+    s = CASES["PPO CartPole-v1"]
+    flops = ppo_matmul_flops(4, 2, [64, 64], s, iterations=32)
+    assert flops["gradient_steps"] == 32 * s["num_epochs"] * s["num_minibatches"] == 512
+    assert flops["minibatch_rows"] == 16 * 128 // 4
+    step = sum(gradient_flops(layers, 512) for layers in (flops["actor_layers"], flops["critic_layers"]))
+    assert flops["update"] == 512 * step
+    acting = forward_flops(flops["actor_layers"], 16 * 128) + forward_flops(flops["critic_layers"], 16 * 129)
+    assert flops["rollout"] == 32 * acting and flops["total"] == flops["rollout"] + flops["update"]
+
+
+def test_ppo_bound_quick_run_puts_jaxrl_below_its_bound(tmp_path):
+    out = tmp_path / "result.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "ppo_bound.py"), "--quick", "--peers", "--cases",
+                           "PPO CartPole-v1", "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert out.with_suffix(".png").exists()
+    result = json.loads(out.read_text())
+    summary = result["results"]["PPO CartPole-v1"]["summary"]
+    assert result["quick"] and result["cpu_model"] is not None and "sb3_steps_per_second" not in summary
+    # what jaxrl runs is at least the env loop and these matmuls: a bound below jaxrl's speed would be wrong
+    assert 0 < summary["jaxrl_steps_per_second"] < summary["bounds"]["env_and_matmuls_at_peak"]
+    assert summary["peak_gflops"] > summary["matmuls_at_shapes_gflops"] > 0
