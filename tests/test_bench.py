@@ -44,6 +44,24 @@ def test_unknown_peer_is_named():
     assert set(PEERS) == {"rejax", "sb3"}
 
 
+def test_a_peer_venv_that_cannot_be_made_says_why_and_how_to_go_on(tmp_path, monkeypatch):
+    import subprocess as sp
+
+    import common
+
+    def no_index(cmd, check=False, **kwargs):
+        if "pip" in cmd and "install" in cmd:
+            raise sp.CalledProcessError(1, cmd)
+        return sp.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(common, "PEER_ROOT", tmp_path)
+    monkeypatch.delenv(common.peer_path_var("rejax"), raising=False)
+    monkeypatch.setattr(common.subprocess, "run", no_index)
+    with pytest.raises(RuntimeError, match="could not make peer 'rejax'.*JAXRL_PEER_PATH_REJAX.*--peers"):
+        peer_python("rejax")
+    assert not (tmp_path / "rejax" / ".installed").exists()
+
+
 def test_report_matches_the_result_files():
     """bench/README.md's tables are regenerated from bench/results/*.json; a stale README fails here."""
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "report.py"), "--check"], capture_output=True,
