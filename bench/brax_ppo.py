@@ -37,8 +37,8 @@ Settings mapping (N envs, T rollout steps, E epochs, M minibatches; jaxrl name -
                                  the rail, and with it the physics' cost: bench/FINDINGS.md)
   episode length 1000         -> episode_length=1000, action_repeat=1
 Not the same on the two sides (each trainer's design, with no option on the other side to match it; jaxrl
-patched to brax's advantages, or to no observation clip, needed as much solver work as before in
-bench/solver_iterations.py, bench/FINDINGS.md):
+patched to brax's advantages, to no observation clip, or to resets to one fixed state per env, needed as
+much solver work as before in bench/solver_iterations.py, bench/FINDINGS.md):
   * advantages: jaxrl's are GAE's, A_t = delta_t + gamma*lambda*A_{t+1}; brax's `compute_gae` returns
     r_t + gamma*vs_{t+1} - V(s_t) with vs the lambda-returns, which is A_t + gamma*(1-lambda)*A_{t+1}. The
     value targets (vs) are the same. At a time-limit cut brax zeroes the step's TD error; jaxrl bootstraps
