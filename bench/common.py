@@ -448,8 +448,8 @@ def peer_python(name: str) -> Path:
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", *spec], check=True)
     except (subprocess.CalledProcessError, OSError) as e:  # no stamp: the next run makes the venv again
         raise RuntimeError(
-            f"could not make peer {name!r}'s venv at {venv} ({e}; pip's own message is above: no package "
-            f"index reachable?). On a machine without one, unpack the peer's wheels and set "
+            f"could not make peer {name!r}'s venv at {venv} ({e}; the command's own message is above: no "
+            f"package index reachable?). On a machine without one, unpack the peer's wheels and set "
             f"{peer_path_var(name)} (bench/gpu/run.sh does), or leave the peer out with --peers") from e
     stamp.write_text(digest)
     return python

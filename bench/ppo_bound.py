@@ -1,36 +1,40 @@
-"""How far the issue's "PPO >= 50x Stable-Baselines3" is: upper bounds on the env steps/s of any fp32 PPO
-trainer at ppo_peers.py's settings on this machine, set beside SB3's and jaxrl's steps/s measured in the
-same run.
+"""How far the issue's "PPO >= 50x Stable-Baselines3" is: what any fp32 PPO trainer could reach at
+ppo_peers.py's settings on this CPU, set beside SB3's and jaxrl's env steps/s measured in the same run.
 
     .venv/bin/python bench/ppo_bound.py [--cases "PPO CartPole-v1" ...] [--rounds 3] [--repeats 3] [--quick]
 
 What any PPO trainer must do in a call of S env steps at a case's settings (N envs, T steps per rollout,
 E epochs, M minibatches, separate (64, 64) actor and critic; `ppo_peers.CASES`, the peer table's settings),
 one iteration after the other (on-policy: a rollout acts with the policy the previous update made, and an
-update trains on its rollout, so the two cannot overlap):
-  * step the N envs S/N times: no faster than the faster of the two env loops measured here, each with a
-    uniform random policy and no network: the bare gymnax loop and jaxrl's rollout kernel (throughput.py's
-    pair, which runs 1.0-1.1x the bare loop at 16 envs because it skips the resets of steps where no env
-    finished);
+update trains on its rollout):
+  * step the N envs S/N times;
   * run the actor and the critic forward on each of the S observations (the actions, and the values GAE
     needs), and take E*M gradient steps on minibatches of N*T/M transitions per iteration. Their matmul
     FLOPs are counted from the layer shapes (`ppo_matmul_flops`): the forward pass, every layer's weight
-    gradient and every layer's input gradient but the first's. Activations, the loss, GAE and Adam are left
-    out, so the count is less than the work.
-Bounds, in env steps/s (each S divided by a time no trainer can beat here):
-  * matmuls_at_peak: S / (FLOPs / peak), with peak the best fp32 matmul rate measured on this machine (XLA's
-    dot and numpy's BLAS on square matrices of 256 to 2048; the 64-wide layers of these networks run far
-    below it) and the env free;
-  * env_and_matmuls_at_peak: S / (env loop seconds + FLOPs / peak): the bound on every fp32 trainer that
-    runs PPO as specified, one iteration after the other, on this machine;
-  * env_and_matmuls_at_shapes: S / (env loop seconds + the seconds of the same matmuls at the networks' own
-    shapes, run back to back by XLA in one program, `matmul_program`, the update's in the faster of two
-    layouts of its transposes): a tighter figure for an XLA trainer, not a bound on every trainer (another
-    kernel library could run these shapes faster).
-Each is set against SB3's steps/s (bound / SB3: the most any such trainer could lead SB3 by on this machine)
-and jaxrl's (jaxrl / bound: how much of it jaxrl reaches). A round measures every quantity once, in turn; a
-row reports the median over rounds, and each ratio is the median of the rounds' ratios. SB3 runs as in
-ppo_peers.py (its own venv, one torch thread, gymnasium envs in a DummyVecEnv).
+    gradient and every layer's input gradient but the first's, less the forward pass of each iteration's
+    first minibatch, which a trainer could keep from acting (same parameters, same observations).
+    Activations, biases, the loss, GAE and Adam are left out, so the count is less than the work.
+Three figures, in env steps/s, each S divided by a time, from the best of each measurement over the rounds
+(the fastest env loop, the highest matmul rate, the fastest matmul programs), so that each is as high as
+this run's measurements allow:
+  * ceiling: S / (FLOPs / peak), with peak the best fp32 matmul rate measured on this machine (XLA's dot and
+    numpy's BLAS on square matrices of 256 to 2048) and the env free. No fp32 trainer can pass it unless it
+    runs these matmuls faster than the machine ran large square ones (the cores' theoretical rate is higher
+    than any measured one, so this is a ceiling as far as the best measured rate is the machine's);
+  * with_env_loop: S / (env loop seconds + FLOPs / peak), with the faster of two XLA env loops, each with a
+    uniform random policy and no network: the bare gymnax loop and jaxrl's rollout kernel (throughput.py's
+    pair). An estimate, not a bound: an env written otherwise (not an XLA loop over gymnax's step) could
+    step faster, and a trainer could step some envs while it runs the network on others;
+  * xla_at_these_shapes: S / (env loop seconds + the seconds of the same matmuls run by XLA at the
+    networks' own shapes, one dot per layer, back to back in one program, `matmul_program`; the update's in
+    the faster of two layouts of its transposes). What an XLA trainer with these networks as separate dots
+    gets from its matmuls alone; a trainer that fused the actor's and critic's layers into wider matmuls,
+    or another kernel library, could do better.
+Each is set against SB3's steps/s (figure / SB3) and jaxrl's (jaxrl / figure). SB3's and jaxrl's steps/s
+are medians over rounds; each round measures every quantity once, in turn, and its own figures are kept
+in the result file. SB3 runs as in ppo_peers.py (its own venv, one torch thread, gymnasium envs in a
+DummyVecEnv). CPU only: on a GPU, fp32 matmuls run in TF32 by default and a loop of matmuls measures
+launches, so the figures would not mean the same.
 Writes bench/results/ppo-bound-<platform>.json and .png.
 """
 from __future__ import annotations
@@ -85,11 +89,17 @@ def ppo_matmul_flops(obs_dim: int, actor_outputs: int, hidden, s: dict, iteratio
     n, t = s["num_envs"], s["rollout_length"]
     rows = n * t // s["num_minibatches"]
     steps = iterations * s["num_epochs"] * s["num_minibatches"]
+    both = lambda count, r: count(actor, r) + count(critic, r)  # noqa: E731
     # acting: both networks on every observation, and the critic on each env's last one (the bootstrap)
-    rollout = iterations * (forward_flops(actor, n * t) + forward_flops(critic, n * t + n))
-    update = steps * (gradient_flops(actor, rows) + gradient_flops(critic, rows))
+    rollout = iterations * (both(forward_flops, n * t) + forward_flops(critic, n))
+    # each iteration's first gradient step runs at the acting parameters on observations the rollout has
+    # already run the networks on, so a trainer could keep that forward pass from acting
+    update = steps * both(gradient_flops, rows) - iterations * both(forward_flops, rows)
     return {"rollout": rollout, "update": update, "total": rollout + update, "gradient_steps": steps,
-            "minibatch_rows": rows, "actor_layers": actor, "critic_layers": critic}
+            "minibatch_rows": rows, "actor_layers": actor, "critic_layers": critic,
+            # what matmul_program's two programs run (every forward pass, no bootstrap)
+            "programs": {"rollout": iterations * both(forward_flops, n * t),
+                         "update": steps * both(gradient_flops, rows)}}
 
 
 def _transposed(x, plain: bool):
@@ -183,10 +193,36 @@ def env_dims(env_id: str) -> tuple[int, int]:
     return int(np.prod(env.observation_space.shape)), int(space.n if hasattr(space, "n") else np.prod(space.shape))
 
 
-def bounds(steps: int, flops: int, peak: float, env_seconds: float, shape_seconds: float) -> dict:
+FIGURES = ("ceiling", "with_env_loop", "xla_at_these_shapes")
+
+
+def figures(steps: int, flops: int, peak: float, env_seconds: float, shape_seconds: float) -> dict:
+    """The docstring's three figures (env steps/s) for a call of `steps` env steps."""
     at_peak = flops / (peak * 1e9)
-    return {"matmuls_at_peak": steps / at_peak, "env_and_matmuls_at_peak": steps / (env_seconds + at_peak),
-            "env_and_matmuls_at_shapes": steps / (env_seconds + shape_seconds)}
+    return {"ceiling": steps / at_peak, "with_env_loop": steps / (env_seconds + at_peak),
+            "xla_at_these_shapes": steps / (env_seconds + shape_seconds)}
+
+
+def summarise(rounds: list, flops: dict, steps: int) -> dict:
+    """Each figure from the best of each measurement over the rounds (the fastest env loop, the highest
+    matmul rate, the fastest programs), so that the inputs printed beside it give it back; SB3's and
+    jaxrl's steps/s as medians over rounds."""
+    env = max(max(r["env_loop_steps_per_second"].values()) for r in rounds)
+    peak = max(r["peak_gflops"] for r in rounds)
+    shapes = min(r["matmuls_at_shapes_seconds"]["rollout"] for r in rounds) + min(
+        v for r in rounds for k, v in r["matmuls_at_shapes_seconds"].items() if k.startswith("update"))
+    out = {"jaxrl_steps_per_second": statistics.median(r["jaxrl_steps_per_second"] for r in rounds),
+           "env_loop_steps_per_second": env, "peak_gflops": peak,
+           "matmuls_at_shapes_gflops": sum(flops["programs"].values()) / shapes / 1e9,
+           "figures": figures(steps, flops["total"], peak, steps / env, shapes)}
+    out["jaxrl_over_figure"] = {k: out["jaxrl_steps_per_second"] / v for k, v in out["figures"].items()}
+    if "sb3_steps_per_second" in rounds[0]:
+        sb3 = statistics.median(r["sb3_steps_per_second"] for r in rounds)
+        out.update(sb3_steps_per_second=sb3, jaxrl_over_sb3=out["jaxrl_steps_per_second"] / sb3,
+                   figure_over_sb3={k: v / sb3 for k, v in out["figures"].items()},
+                   figure_over_sb3_by_round={k: [r["figures"][k] / r["sb3_steps_per_second"] for r in rounds]
+                                             for k in FIGURES})
+    return out
 
 
 def shape_seconds(row: dict) -> float:
@@ -225,32 +261,20 @@ def run_case(case: str, args) -> dict:
         row["peak_gflops_by_size"] = peak_gflops(args.peak_sizes, args.repeats)
         row["peak_gflops"] = max(row["peak_gflops_by_size"].values())
         env_seconds = steps / max(row["env_loop_steps_per_second"].values())
-        row["bounds"] = bounds(steps, flops["total"], row["peak_gflops"], env_seconds, shape_seconds(row))
+        row["figures"] = figures(steps, flops["total"], row["peak_gflops"], env_seconds, shape_seconds(row))
         rounds.append(row)
         print(f"{case} round {r + 1}: jaxrl {row['jaxrl_steps_per_second']:,.0f}"
               + (f", SB3 {row['sb3_steps_per_second']:,.0f}" if sb3 else "")
               + f", env loop {max(row['env_loop_steps_per_second'].values()):,.0f} env steps/s; peak "
-              f"{row['peak_gflops']:.0f} GFLOP/s; bounds " + ", ".join(f"{k} {v:,.0f}" for k, v in
-                                                                  row["bounds"].items()), flush=True)
-    med = lambda get: statistics.median(get(row) for row in rounds)  # noqa: E731
-    summary = {"jaxrl_steps_per_second": med(lambda x: x["jaxrl_steps_per_second"]),
-               "env_loop_steps_per_second": med(lambda x: max(x["env_loop_steps_per_second"].values())),
-               "peak_gflops": med(lambda x: x["peak_gflops"]),
-               "matmuls_at_shapes_gflops": med(lambda x: flops["total"] / shape_seconds(x) / 1e9),
-               "bounds": {k: med(lambda x: x["bounds"][k]) for k in rounds[0]["bounds"]},
-               "jaxrl_over_bound": {k: med(lambda x: x["jaxrl_steps_per_second"] / x["bounds"][k])
-                                    for k in rounds[0]["bounds"]}}
-    if sb3 is not None:
-        summary["sb3_steps_per_second"] = med(lambda x: x["sb3_steps_per_second"])
-        summary["jaxrl_over_sb3"] = med(lambda x: x["jaxrl_steps_per_second"] / x["sb3_steps_per_second"])
-        summary["bound_over_sb3"] = {k: med(lambda x: x["bounds"][k] / x["sb3_steps_per_second"])
-                                     for k in rounds[0]["bounds"]}
+              f"{row['peak_gflops']:.0f} GFLOP/s; " + ", ".join(f"{k} {v:,.0f}" for k, v in
+                                                                row["figures"].items()), flush=True)
+    summary = summarise(rounds, flops, steps)
     return {"settings": s, "env_steps": steps, "iterations": iterations, "obs_dim": obs_dim,
             "actor_outputs": actor_outputs, "matmul_flops": flops, "rounds": rounds, "summary": summary}
 
 
-LABELS = {"matmuls_at_peak": "bound: matmuls at peak, env free", "env_and_matmuls_at_peak": "bound: env + matmuls at peak",
-          "env_and_matmuls_at_shapes": "XLA at these shapes: env + matmuls"}
+LABELS = {"ceiling": "ceiling: matmuls at peak, env free", "with_env_loop": "+ XLA's env loop",
+          "xla_at_these_shapes": "+ XLA's rate at these shapes"}
 
 
 def plot(result: dict, path: Path) -> None:
@@ -264,7 +288,7 @@ def plot(result: dict, path: Path) -> None:
     for ax, case in zip(axes[0], cases):
         sm = result["results"][case]["summary"]
         bars = {**({"SB3": sm["sb3_steps_per_second"]} if "sb3_steps_per_second" in sm else {}),
-                "jaxrl": sm["jaxrl_steps_per_second"], **{LABELS[k]: v for k, v in sm["bounds"].items()}}
+                "jaxrl": sm["jaxrl_steps_per_second"], **{LABELS[k]: v for k, v in sm["figures"].items()}}
         ax.barh(list(bars), list(bars.values()),
                 color=["tab:blue" if k == "jaxrl" else "tab:gray" if k == "SB3" else "tab:orange" for k in bars])
         if "sb3_steps_per_second" in sm:
@@ -275,7 +299,7 @@ def plot(result: dict, path: Path) -> None:
         ax.set_title(case)
         for y, v in enumerate(bars.values()):
             ax.text(v, y, f" {v:,.0f}", va="center", fontsize=8)
-    fig.suptitle(f"PPO: bounds on any fp32 trainer at the peer settings, {result['device']}")
+    fig.suptitle(f"PPO: what any fp32 trainer could reach at the peer settings, {result['device']}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"wrote {path}")
@@ -291,6 +315,9 @@ def main(argv=None):
                    help="a quarter of the iterations, 1 round of 1 repeat, matrices of 256 and 512 (smoke run)")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
+    if jax.default_backend() != "cpu":
+        p.error(f"ppo_bound.py measures the CPU, and this process's JAX runs on {jax.default_backend()} (on a GPU, "
+                f"fp32 matmuls run in TF32 by default): run it with JAX_PLATFORMS=cpu")
     if args.quick:
         args.repeats, args.rounds = 1, 1
     args.peak_sizes = PEAK_SIZES[:2] if args.quick else PEAK_SIZES

@@ -401,8 +401,8 @@ def normalize_obs_update(r: dict) -> str:
 
 
 def ppo_bound(r: dict) -> str:
-    names = {"matmuls_at_peak": "matmuls at peak, env free", "env_and_matmuls_at_peak": "env + matmuls at peak",
-             "env_and_matmuls_at_shapes": "env + matmuls at XLA's rate for these shapes"}
+    names = {"ceiling": "ceiling: matmuls at peak, env free", "with_env_loop": "+ XLA's env loop",
+             "xla_at_these_shapes": "+ XLA's rate at these shapes"}
     rows, notes = [], []
     for case, x in r["results"].items():
         sm, fl = x["summary"], x["matmul_flops"]
@@ -410,25 +410,29 @@ def ppo_bound(r: dict) -> str:
         cell = lambda v, ratio: f"{_n(v)} ({ratio:.1f}x)" if sb3 else _n(v)  # noqa: E731
         rows.append([case, _n(sb3) if sb3 else "-", _n(r["target_over_sb3"] * sb3) if sb3 else "-",
                      cell(sm["jaxrl_steps_per_second"], sm.get("jaxrl_over_sb3")),
-                     *(cell(sm["bounds"][k], sm.get("bound_over_sb3", {}).get(k)) for k in names)])
+                     *(cell(sm["figures"][k], sm.get("figure_over_sb3", {}).get(k)) for k in names)])
+        by_round = sm.get("figure_over_sb3_by_round", {})
+        spread = ("; per round, over SB3: " + ", ".join(
+            f"{k.replace('_', ' ')} {min(v):.1f}-{max(v):.1f}x" for k, v in by_round.items())) if by_round else ""
         notes.append(f"- {case}: {x['env_steps']:,} env steps per call, {fl['gradient_steps']} gradient steps on "
-                     f"{fl['minibatch_rows']} rows; {fl['total'] / 1e9:.2f} GFLOP of matmuls ({fl['update'] / 1e9:.2f} in "
-                     f"the update); peak {sm['peak_gflops']:.0f} GFLOP/s, XLA at these shapes "
+                     f"{fl['minibatch_rows']} rows; {fl['total'] / 1e9:.2f} GFLOP of matmuls ({fl['update'] / 1e9:.2f} "
+                     f"in the update); best matmul rate {sm['peak_gflops']:.0f} GFLOP/s, XLA at these shapes "
                      f"{sm['matmuls_at_shapes_gflops']:.0f}; fastest env loop {_n(sm['env_loop_steps_per_second'])} "
-                     f"env steps/s; jaxrl reaches " + ", ".join(f"{sm['jaxrl_over_bound'][k]:.0%} of {names[k]}"
-                                                                for k in names) + ".")
-    head = (f"Upper bounds on the env steps/s of any fp32 PPO trainer at the peer table's settings on this "
-            f"machine (`bench/ppo_bound.py`'s docstring has the argument), beside SB3 and jaxrl measured in the "
-            f"same run; in brackets, each as a multiple of SB3's steps/s. The last column is XLA's own rate for the "
-            f"networks' shapes, a tighter figure for an XLA trainer but not a bound on every trainer. Median of {r['repeats']} in each of "
-            f"{r['rounds']} rounds; ratios are medians of the rounds' ratios.\n")
+                     f"env steps/s; jaxrl reaches " + ", ".join(f"{v:.0%} of {k.replace('_', ' ')}" for k, v in
+                                                                sm["jaxrl_over_figure"].items()) + spread + ".")
+    head = (f"What any fp32 PPO trainer could reach at the peer table's settings on this CPU (`bench/ppo_bound.py`'s "
+            f"docstring has the argument), beside SB3 and jaxrl measured in the same run; in brackets, each as a "
+            f"multiple of SB3's steps/s. Only the ceiling is a bound (the matmuls alone at the best fp32 rate measured "
+            f"on this machine, with a free env); the next adds the time of the fastest XLA env loop measured, the last "
+            f"also takes XLA's own rate for these networks' matmuls. The figures use the best of each measurement "
+            f"over {r['rounds']} rounds; SB3 and jaxrl are medians (of {r['repeats']} calls in each round).\n")
     return "\n".join([_header(r), "", head,
                       _table(["case", "SB3", f"{r['target_over_sb3']}x SB3", "jaxrl", *names.values()], rows),
                       "", *notes])
 
 
 SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),
-            ("ppo-bound", "PPO: how far 50x SB3 is, bounds on any trainer at the peer settings", ppo_bound),
+            ("ppo-bound", "PPO: how far 50x SB3 is, what any trainer could reach at the peer settings", ppo_bound),
             ("offpolicy-peers", "Off-policy training throughput vs peers", offpolicy_peers),
             ("throughput", "Kernel overhead and scaling", throughput),
             ("brax-overhead", "Kernel overhead on brax", throughput),
