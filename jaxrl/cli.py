@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     # 1.5x as long with it on 2 cores (bench/README.md). OpenBLAS reads this when scipy is first
     # imported (gymnax imports it), so it is set before anything else is imported.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # XLA CPU flags measured to help on this CPU (jaxrl/xla_tuning.py), before anything imports jax
+    from jaxrl.xla_tuning import apply_cpu_tuning
+
+    apply_cpu_tuning()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)

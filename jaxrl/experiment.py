@@ -33,6 +33,11 @@ def enable_compilation_cache(directory: str | None = None) -> str:
     return directory
 
 
+def _xla_flags_note() -> str:
+    flags = os.environ.get("XLA_FLAGS")
+    return f", XLA_FLAGS {flags}" if flags else ""
+
+
 def device_name() -> str:
     d = jax.devices()[0]
     return f"{d.platform}:{getattr(d, 'device_kind', d.platform)}"
@@ -91,7 +96,7 @@ def train_and_save(config: TrainConfig, out_dir: str | Path | None = None, verbo
     logger = RunLogger(config.num_seeds, steps_per_iteration, num_iterations, csv_path=out / "metrics.csv",
                        stream=sys.stdout if verbose else io.StringIO())
     say(f"jaxrl: {config.algo} on {config.env}, {config.num_seeds} seed(s) x {num_iterations * steps_per_iteration:,} "
-        f"env steps, device {device_name()}; compiling...")
+        f"env steps, device {device_name()}{_xla_flags_note()}; compiling...")
     train_many = make_train_many(config, logger)
     hparams = config.algo_config.hparams()
     t0 = time.perf_counter()
@@ -131,6 +136,7 @@ def train_and_save(config: TrainConfig, out_dir: str | Path | None = None, verbo
         "compile_seconds": compile_seconds,
         "steps_per_second": env_steps * config.num_seeds / wall,
         "device": device_name(),
+        "xla_flags": os.environ.get("XLA_FLAGS") or None,  # they change the compiled program (and its speed)
         "jax_version": jax.__version__,
         "diverged": diverged,
         "run_dir": str(out),

@@ -84,6 +84,39 @@ def test_cli_config_prints_resolved_yaml(capsys):
     assert "lr: 0.01" in out and "env: gymnax/CartPole-v1" in out
 
 
+ZEN5 = "vendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\nflags\t\t: fpu sse2 avx2 avx512f avx512vl\n"
+
+
+def test_xla_cpu_tuning_widens_vectors_only_where_measured_and_never_over_the_users_flags(tmp_path):
+    from jaxrl.xla_tuning import VECTOR_WIDTH_FLAG, apply_cpu_tuning, tuned_xla_flags
+
+    assert tuned_xla_flags("", ZEN5) == VECTOR_WIDTH_FLAG
+    assert tuned_xla_flags("--xla_dump_to=/tmp/x", ZEN5) == f"--xla_dump_to=/tmp/x {VECTOR_WIDTH_FLAG}"
+    assert tuned_xla_flags("--xla_cpu_prefer_vector_width=256", ZEN5) == "--xla_cpu_prefer_vector_width=256"
+    for other in (ZEN5.replace("AuthenticAMD", "GenuineIntel"),  # older Intel cores clock down on 512 bits
+                  ZEN5.replace("26", "25"),  # Zen 3 and Zen 4: not measured
+                  ZEN5.replace(" avx512f", ""), "", None):
+        assert tuned_xla_flags("", other) == ""
+    info = tmp_path / "cpuinfo"
+    info.write_text(ZEN5)
+    environ = {"XLA_FLAGS": "--xla_dump_to=/tmp/x"}
+    assert apply_cpu_tuning(environ, str(info)) == VECTOR_WIDTH_FLAG
+    assert environ["XLA_FLAGS"] == f"--xla_dump_to=/tmp/x {VECTOR_WIDTH_FLAG}"
+    assert apply_cpu_tuning(environ, str(info)) == "" and environ["XLA_FLAGS"].count(VECTOR_WIDTH_FLAG) == 1
+    for environ in ({"JAXRL_XLA_CPU_TUNING": "0"}, {}):
+        path = str(info) if environ else str(tmp_path / "missing")
+        assert apply_cpu_tuning(environ, path) == "" and "XLA_FLAGS" not in environ
+
+
+def test_cli_applies_the_xla_cpu_tuning_and_the_test_suite_runs_without_it(monkeypatch, capsys):
+    from jaxrl import xla_tuning
+
+    assert os.environ["JAXRL_XLA_CPU_TUNING"] == "0"  # tests/conftest.py: XLA's defaults in every test
+    calls = []
+    monkeypatch.setattr(xla_tuning, "apply_cpu_tuning", lambda: calls.append(1))
+    assert cli.main(["help"]) == 0 and calls == [1]
+
+
 def test_cli_makes_openblas_single_threaded_unless_the_user_chose(monkeypatch, capsys):
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
     assert cli.main(["help"]) == 0
