@@ -74,11 +74,15 @@ def make_agent_init(config, key):
     return agent.init(init_key, config.algo_config.hparams()).params
 
 
-def test_run_directory_eval_and_checkpoint(tmp_path, capsys):
+def test_run_directory_eval_and_checkpoint(tmp_path, capsys, monkeypatch):
+    # XLA reads XLA_FLAGS only when JAX starts, so a flag set now changes nothing but what the run records
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=false")
     config = load_config(TINY + ["num_seeds=2", "log_every=2"])
     summary = train_and_save(config, tmp_path / "run", verbose=True)
     out = capsys.readouterr().out
     assert "env_steps" in out and "run directory" in out
+    assert "XLA_FLAGS --xla_cpu_enable_fast_math=false; compiling" in out
+    assert summary["xla_flags"] == "--xla_cpu_enable_fast_math=false"
     run = tmp_path / "run"
     for name in ("config.yaml", "metrics.csv", "summary.json", "curve.png", "checkpoints/checkpoint.msgpack"):
         assert (run / name).exists(), name
