@@ -48,10 +48,22 @@ def tuned_xla_flags(current: str, cpuinfo: str | None) -> str:
     return f"{current} {VECTOR_WIDTH_FLAG}".strip()
 
 
+def _jax_started() -> bool:
+    """Whether this process's JAX already made its backends (and so read XLA_FLAGS): then a flag added now
+    would change nothing but what the run records (e.g. the CLI called from a Python session that ran jax)."""
+    import sys
+
+    if "jax" not in sys.modules:
+        return False
+    from jax._src import xla_bridge
+
+    return xla_bridge.backends_are_initialized()
+
+
 def apply_cpu_tuning(environ: MutableMapping[str, str] = os.environ, cpuinfo_path: str = "/proc/cpuinfo") -> str:
     """Add the measured XLA CPU flags to `environ["XLA_FLAGS"]` (see the module's docstring); returns what was
     added ("" if nothing)."""
-    if environ.get(OPT_OUT, "1").strip().lower() in ("0", "false", "no", "off"):
+    if environ.get(OPT_OUT, "1").strip().lower() in ("0", "false", "no", "off") or _jax_started():
         return ""
     try:
         with open(cpuinfo_path) as f:

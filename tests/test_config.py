@@ -87,7 +87,7 @@ def test_cli_config_prints_resolved_yaml(capsys):
 ZEN5 = "vendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\nflags\t\t: fpu sse2 avx2 avx512f avx512vl\n"
 
 
-def test_xla_cpu_tuning_widens_vectors_only_where_measured_and_never_over_the_users_flags(tmp_path):
+def test_xla_cpu_tuning_widens_vectors_only_where_measured_and_never_over_the_users_flags(tmp_path, monkeypatch):
     from jaxrl.xla_tuning import VECTOR_WIDTH_FLAG, apply_cpu_tuning, tuned_xla_flags
 
     assert tuned_xla_flags("", ZEN5) == VECTOR_WIDTH_FLAG
@@ -99,6 +99,13 @@ def test_xla_cpu_tuning_widens_vectors_only_where_measured_and_never_over_the_us
         assert tuned_xla_flags("", other) == ""
     info = tmp_path / "cpuinfo"
     info.write_text(ZEN5)
+    import jax
+
+    from jaxrl import xla_tuning
+
+    jax.devices()
+    assert apply_cpu_tuning({}, str(info)) == ""  # this process's JAX has read XLA_FLAGS already: too late
+    monkeypatch.setattr(xla_tuning, "_jax_started", lambda: False)  # as in a fresh `jaxrl` process
     environ = {"XLA_FLAGS": "--xla_dump_to=/tmp/x"}
     assert apply_cpu_tuning(environ, str(info)) == VECTOR_WIDTH_FLAG
     assert environ["XLA_FLAGS"] == f"--xla_dump_to=/tmp/x {VECTOR_WIDTH_FLAG}"
