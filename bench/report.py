@@ -369,6 +369,26 @@ def idle_resets_ab(r: dict) -> str:
                                  + ("yes" if x["identical_outputs"] else "**no**"))))
 
 
+def xla_flags_ab(r: dict) -> str:
+    flags = r["flags"]
+    name = lambda f: f"`{f}`" if f else "XLA's defaults"  # noqa: E731
+    head = (f"One seed at the peer tables' settings, each case's program compiled and timed in a fresh process "
+            f"per XLA_FLAGS setting (median of {r['repeats']} calls), {r['rounds']} rounds with the settings in "
+            f"rotating order; speed-up is the time under {name(flags[0])} over the time under each other setting in "
+            f"the same round (median of the rounds; their range beside it). A diagnostic of XLA's CPU code "
+            f"generation, not a comparison with a peer; the `jaxrl` CLI applies `--xla_cpu_prefer_vector_width=512` "
+            f"on AMD Zen 5 CPUs (`jaxrl/xla_tuning.py`).\n")
+    rows = []
+    for case, x in r["results"].items():
+        settings = x["settings"]
+        rows.append([case, _n(x["env_steps"]), *(f"{settings[f]['seconds']:.3f}" for f in flags),
+                     *(f"{settings[f]['speedup']:.2f} ({min(settings[f]['speedup_per_round']):.2f}-"
+                       f"{max(settings[f]['speedup_per_round']):.2f})" for f in flags[1:])])
+    return "\n".join([_header(r), "", head, _table(
+        ["trainer", "env steps per call", *(f"{name(f)} s" for f in flags),
+         *(f"speed-up with {name(f)}" for f in flags[1:])], rows)])
+
+
 def solver_iterations(r: dict) -> str:
     s = r["settings"]
     k = s["iterations_per_stage"]
@@ -449,6 +469,7 @@ SECTIONS = [("ppo-peers", "On-policy training throughput vs peers", ppo_peers),
             ("weight-gradients", "Dense weight gradients: standard form vs jaxrl's CPU layout", weight_gradients),
             ("ppo-update-ab", "PPO's minibatch loop: parameter pytree vs one vector", ppo_update_ab),
             ("idle-resets-ab", "The training env's resets: skipped on idle steps vs every step", idle_resets_ab),
+            ("xla-flags-ab", "XLA's CPU flags: defaults vs 512-bit vectors", xla_flags_ab),
             ("normalize-obs-update", "PPO's observation statistics: every step vs once per rollout",
              normalize_obs_update)]
 

@@ -6,8 +6,9 @@ them off. From your own Python, export the flags yourself before importing jax.
 `--xla_cpu_prefer_vector_width=512`: XLA's CPU code generator uses 256-bit vectors by default, even where
 the CPU has AVX-512 (on older Intel cores, 512-bit instructions lower the clock). On AMD's Zen 5 cores
 (family 26), whose AVX-512 units run 512 bits at full speed, the wider vectors made jaxrl's training loops
-faster: PPO CartPole 1.11-1.16x, PPO Pendulum 1.03-1.13x, DQN CartPole 1.04-1.09x, SAC Pendulum 1.00-1.05x,
-A2C CartPole 0.98-1.10x (bench/FINDINGS.md, 2026-11-28). It is applied only there. Results can differ
+faster at the peer tables' settings: PPO CartPole 1.08-1.16x, PPO Pendulum 1.03-1.16x, A2C CartPole
+0.98-1.12x, DQN CartPole 1.02-1.09x, SAC Pendulum 1.00-1.06x, by round over two runs (bench/xla_flags_ab.py,
+bench/FINDINGS.md, 2026-11-28). It is applied only there. Results can differ
 from the default in float rounding, as between two CPUs.
 """
 from __future__ import annotations

@@ -2,6 +2,7 @@
 speed targets live in bench/, see bench/README.md)."""
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -808,3 +809,20 @@ def test_ppo_bound_quick_run_puts_jaxrl_below_the_figures(tmp_path):
     # jaxrl runs an XLA env loop and at least these matmuls: a figure below jaxrl's speed would be wrong
     assert 0 < summary["jaxrl_steps_per_second"] < summary["figures"]["with_env_loop"] < summary["figures"]["ceiling"]
     assert summary["peak_gflops"] > summary["matmuls_at_shapes_gflops"] > 0
+
+
+def test_xla_flags_ab_runs_each_setting_in_a_process_that_sees_it(tmp_path):
+    out = tmp_path / "result.json"
+    flag = "--xla_cpu_prefer_vector_width=256"  # XLA's default width, written out: another setting
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "xla_flags_ab.py"), "--quick", "--cases",
+                           "PPO CartPole-v1", f"--with={flag}", "--out", str(out)], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "XLA_FLAGS": "--xla_cpu_enable_fast_math=false"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    raw = result["raw"]["PPO CartPole-v1"]
+    # each worker saw its own setting, not the XLA_FLAGS of the process that started it
+    assert [rows[0]["xla_flags_seen"] for rows in raw.values()] == ["", flag]
+    row = result["results"]["PPO CartPole-v1"]
+    assert row["settings"][""]["speedup"] == 1.0 and row["speedup"] == row["settings"][flag]["speedup"] > 0
+    assert out.with_suffix(".png").exists()
+
