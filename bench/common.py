@@ -58,11 +58,10 @@ def versions(*packages: str) -> dict:
 def cpu_model() -> str:
     """The host CPU's model name (Linux: /proc/cpuinfo; elsewhere what `platform` knows), with the vendor's
     family and model numbers where listed: a cloud "AMD EPYC" says little without them."""
+    from jaxrl.xla_tuning import cpu_fields
+
     try:
-        fields = {}
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            fields.setdefault(key.strip(), value.strip())
+        fields = cpu_fields(Path("/proc/cpuinfo").read_text())
         name = fields.get("model name", "unknown")
         if "cpu family" in fields and "model" in fields:
             name += f" (family {fields['cpu family']}, model {fields['model']})"

@@ -209,8 +209,8 @@ def summarise(rounds: list, flops: dict, steps: int) -> dict:
     jaxrl's steps/s as medians over rounds."""
     env = max(max(r["env_loop_steps_per_second"].values()) for r in rounds)
     peak = max(r["peak_gflops"] for r in rounds)
-    shapes = min(r["matmuls_at_shapes_seconds"]["rollout"] for r in rounds) + min(
-        v for r in rounds for k, v in r["matmuls_at_shapes_seconds"].items() if k.startswith("update"))
+    shapes = (min(r["matmuls_at_shapes_seconds"]["rollout"] for r in rounds)
+              + min(update_seconds(r["matmuls_at_shapes_seconds"]) for r in rounds))
     out = {"jaxrl_steps_per_second": statistics.median(r["jaxrl_steps_per_second"] for r in rounds),
            "env_loop_steps_per_second": env, "peak_gflops": peak,
            "matmuls_at_shapes_gflops": sum(flops["programs"].values()) / shapes / 1e9,
@@ -225,10 +225,15 @@ def summarise(rounds: list, flops: dict, steps: int) -> dict:
     return out
 
 
+def update_seconds(times: dict) -> float:
+    """The update's matmul program in the faster of its layouts (`matmuls_at_shapes_seconds` of a round)."""
+    return min(v for k, v in times.items() if k.startswith("update"))
+
+
 def shape_seconds(row: dict) -> float:
     """The call's matmuls at the networks' shapes: the rollout's, and the update's in the faster layout."""
     times = row["matmuls_at_shapes_seconds"]
-    return times["rollout"] + min(v for k, v in times.items() if k.startswith("update"))
+    return times["rollout"] + update_seconds(times)
 
 
 def run_case(case: str, args) -> dict:

@@ -95,15 +95,20 @@ def uniform_actions(key, num_envs: int, low, high, shape):
     return jax.random.uniform(key, (num_envs, *shape), minval=bound(low), maxval=bound(high))
 
 
+def random_policy(space, num_envs: int, how: str = "bits"):
+    """Uniform random actions for `num_envs` envs of an action space (jaxrl's or gymnax's): a fn of a key."""
+    if hasattr(space, "n"):
+        return lambda key: random_actions(key, num_envs, space.n, how)
+    return lambda key: uniform_actions(key, num_envs, space.low, space.high, space.shape)
+
+
 def kernel_random(num_envs: int, steps: int, how: str = "bits", env_id: str = ENV):
     """jaxrl's kernel with a uniform random policy: the program (fn of a key) to time."""
     env = make(env_id, num_envs=num_envs)
-    space = env.action_space
+    actions = random_policy(env.action_space, num_envs, how)
 
     def policy(params, obs, key):
-        if hasattr(space, "n"):
-            return random_actions(key, obs.shape[0], space.n, how), {}
-        return uniform_actions(key, obs.shape[0], space.low, space.high, space.shape), {}
+        return actions(key), {}
 
     def run(key):
         state = kernel.reset(env, key)
@@ -118,12 +123,7 @@ def bare_gymnax(num_envs: int, steps: int, how: str = "bits", env_id: str = ENV)
     import gymnax
 
     genv, params = gymnax.make(env_id.split("/")[1])
-    space = genv.action_space(params)
-
-    def random_policy(key):
-        if hasattr(space, "n"):
-            return random_actions(key, num_envs, space.n, how)
-        return uniform_actions(key, num_envs, space.low, space.high, space.shape)
+    actions = random_policy(genv.action_space(params), num_envs, how)
 
     def run(key):
         obs, state = jax.vmap(genv.reset, in_axes=(0, None))(jax.random.split(key, num_envs), params)
@@ -131,7 +131,7 @@ def bare_gymnax(num_envs: int, steps: int, how: str = "bits", env_id: str = ENV)
         def step(carry, k):
             state, total = carry
             ka, ks = jax.random.split(k)
-            action = random_policy(ka)
+            action = actions(ka)
             _, state, reward, _, _, _ = jax.vmap(genv.step, in_axes=(0, 0, 0, None))(
                 jax.random.split(ks, num_envs), state, action, params)
             return (state, total + reward.sum()), None
